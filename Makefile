@@ -1,0 +1,41 @@
+# Two commands matter: `make run` (the product on its embedded default) and `make test`.
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
+
+# The embedded default: SQLite, local-memory cache, eager Celery, sandbox providers.
+RUN_ENV := DEBUG=true DATABASE_URL=sqlite:///db.sqlite3 REDIS_URL= CELERY_TASK_ALWAYS_EAGER=true
+
+# Tests: real PostgreSQL and Redis, defaulting to this machine.
+DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/switchboard
+REDIS_URL ?= redis://127.0.0.1:6379/0
+TEST_ENV := DEBUG=false SECRET_KEY=test-secret-key FIELD_ENCRYPTION_KEY=test-encryption-salt \
+	DATABASE_URL=$(DATABASE_URL) REDIS_URL=$(REDIS_URL) ALLOWED_HOSTS=testserver,127.0.0.1,localhost
+
+.PHONY: run test install services-check lint clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@rm -f $(VENV)/.installed-*; touch $(STAMP)
+
+install: $(STAMP)
+
+run: install
+	$(RUN_ENV) $(BIN)/python manage.py migrate --noinput
+	$(RUN_ENV) $(BIN)/python manage.py seed_demo
+	$(RUN_ENV) $(BIN)/python manage.py runserver 127.0.0.1:8000
+
+services-check: install
+	@DATABASE_URL=$(DATABASE_URL) REDIS_URL=$(REDIS_URL) $(BIN)/python scripts/check_services.py
+
+test: services-check
+	$(TEST_ENV) $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf $(VENV) db.sqlite3 staticfiles

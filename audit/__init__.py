@@ -1,0 +1,1 @@
+"""Append-only audit trail. Write with ``audit.services.record(...)``."""

@@ -1,0 +1,290 @@
+"""Creating, changing, ordering and removing an organization's integrations."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+
+from audit import services as audit
+from integrations.models import Organization, OrganizationIntegration
+from integrations.services.errors import OperationRefused
+from integrations.services.routing import invalidate_route
+from integrations.services.switching import lock_channel_rows, refusal_reason, switch_primary
+from providers.registry import UnknownProvider, get_provider_class
+
+Status = OrganizationIntegration.Status
+
+
+def _provider_class(provider_name: str):
+    try:
+        return get_provider_class(provider_name)
+    except UnknownProvider as exc:
+        raise ValidationError({"provider_name": [str(exc)]}) from None
+
+
+def _split_secrets(provider_class, credentials: Mapping[str, Any] | None) -> dict[str, str]:
+    """Keep only the provider's declared secret fields, dropping blanks."""
+    secret_names = set(provider_class.secret_field_names())
+    unknown = sorted(set(credentials or {}) - secret_names)
+    if unknown:
+        raise ValidationError(
+            {"credentials": [f"Unknown credential field(s) for {provider_class.display_name}: {', '.join(unknown)}."]}
+        )
+    return {k: str(v) for k, v in (credentials or {}).items() if v not in (None, "")}
+
+
+def _after_commit_invalidate(integration: OrganizationIntegration) -> None:
+    organization_id, channel = integration.organization_id, integration.channel
+    transaction.on_commit(lambda: invalidate_route(organization_id=organization_id, channel=channel))
+
+
+def _promote_if_first_active(integration: OrganizationIntegration, rows: Sequence[OrganizationIntegration]) -> None:
+    """The first active integration of a channel becomes its primary."""
+    if integration.status != Status.ACTIVE or integration.is_primary:
+        return
+    if not any(row.is_primary for row in rows if row.pk != integration.pk):
+        OrganizationIntegration.objects.filter(pk=integration.pk).update(is_primary=True)
+        integration.is_primary = True
+
+
+def integration_create(
+    *,
+    organization: Organization,
+    provider_name: str,
+    display_name: str,
+    actor: Any,
+    channel: str | None = None,
+    config: Mapping[str, Any] | None = None,
+    credentials: Mapping[str, Any] | None = None,
+    priority: int | None = None,
+    status: str = Status.PENDING,
+) -> OrganizationIntegration:
+    provider_class = _provider_class(provider_name)
+    if channel is not None and channel != provider_class.channel:
+        raise ValidationError(
+            {"provider_name": [f"{provider_class.display_name} is a {provider_class.channel} provider, not {channel}."]}
+        )
+    channel = provider_class.channel.value
+    config = dict(config or {})
+    secrets = _split_secrets(provider_class, credentials)
+    provider_class.validate_config(config, secrets)
+    if status not in Status.values:
+        raise ValidationError({"status": [f"Unknown status '{status}'."]})
+
+    with transaction.atomic():
+        rows = lock_channel_rows(organization=organization, channel=channel)
+        if any(row.display_name == display_name for row in rows):
+            raise ValidationError({"display_name": [f"'{display_name}' is already used for another {channel} integration."]})
+        if priority is None:
+            priority = min((row.priority for row in rows), default=100) - 10 if rows else 100
+        integration = OrganizationIntegration(
+            organization=organization,
+            channel=channel,
+            provider_name=provider_name,
+            display_name=display_name,
+            config=config,
+            credentials=secrets,
+            priority=priority,
+            status=status,
+            created_by=actor if getattr(actor, "pk", None) else None,
+        )
+        integration.save()
+        _promote_if_first_active(integration, rows)
+        audit.record(
+            action="integration.created",
+            actor=actor,
+            organization=organization,
+            target=integration,
+            after=integration.snapshot(),
+        )
+        _after_commit_invalidate(integration)
+    return integration
+
+
+def integration_update(
+    *,
+    integration: OrganizationIntegration,
+    actor: Any,
+    display_name: str | None = None,
+    config: Mapping[str, Any] | None = None,
+    credentials: Mapping[str, Any] | None = None,
+    status: str | None = None,
+    priority: int | None = None,
+    reason: str = "",
+) -> OrganizationIntegration:
+    """Change an integration. Credential fields left blank keep their stored value.
+
+    Taking the primary out of service is refused; switch first (or use
+    ``integration_deactivate(promote_next=True)``).
+    """
+    provider_class = integration.provider_class()
+    with transaction.atomic():
+        rows = lock_channel_rows(organization=integration.organization, channel=integration.channel)
+        current = next((row for row in rows if row.pk == integration.pk), None)
+        if current is None:
+            raise OperationRefused("This integration no longer exists.", code="not_found")
+        before = current.snapshot()
+
+        if display_name is not None and display_name != current.display_name:
+            if any(row.display_name == display_name for row in rows if row.pk != current.pk):
+                raise ValidationError({"display_name": [f"'{display_name}' is already used for another {current.channel} integration."]})
+            current.display_name = display_name
+        if config is not None:
+            current.config = dict(config)
+        if credentials is not None:
+            merged = dict(current.credentials or {})
+            merged.update(_split_secrets(provider_class, credentials))
+            current.credentials = merged
+        if config is not None or credentials is not None:
+            provider_class.validate_config(current.config, current.credentials)
+        if priority is not None:
+            current.priority = int(priority)
+        if status is not None and status != current.status:
+            if status not in Status.values:
+                raise ValidationError({"status": [f"Unknown status '{status}'."]})
+            if current.is_primary and status != Status.ACTIVE:
+                raise OperationRefused(
+                    f"'{current.display_name}' is the primary {current.channel} integration; switch "
+                    "the primary to another integration before changing its status.",
+                    code="is_primary",
+                )
+            current.status = status
+
+        try:
+            current.save()
+        except IntegrityError as exc:  # the database's own guard (a primary must stay active)
+            raise OperationRefused(f"The change breaks an integrity rule: {exc.__class__.__name__}.") from None
+        _promote_if_first_active(current, rows)
+        after = current.snapshot()
+        credentials_changed = credentials is not None and any(v not in (None, "") for v in credentials.values())
+        if before != after or credentials_changed:
+            if credentials_changed:
+                after["credentials_replaced"] = sorted(k for k, v in credentials.items() if v not in (None, ""))
+            audit.record(
+                action="integration.updated",
+                actor=actor,
+                organization=current.organization,
+                target=current,
+                before=before,
+                after=after,
+                reason=reason,
+            )
+            _after_commit_invalidate(current)
+    integration.refresh_from_db()
+    return integration
+
+
+def _promote_next(*, integration: OrganizationIntegration, rows, actor: Any, reason: str) -> None:
+    candidates = sorted(
+        (row for row in rows if row.pk != integration.pk and refusal_reason(row) is None),
+        key=lambda row: (-row.priority, row.created_at),
+    )
+    if not candidates:
+        raise OperationRefused(
+            f"'{integration.display_name}' is the primary and no other active {integration.channel} "
+            "integration can take over.",
+            code="no_fallback",
+        )
+    switch_primary(
+        organization=integration.organization,
+        channel=integration.channel,
+        target=candidates[0],
+        actor=actor,
+        reason=reason or f"'{integration.display_name}' taken out of service",
+    )
+
+
+def _refuse_primary(integration: OrganizationIntegration, verb: str) -> None:
+    raise OperationRefused(
+        f"'{integration.display_name}' is the primary {integration.channel} integration; switch the "
+        f"primary to another integration first, or {verb} it with promotion of the next fallback.",
+        code="is_primary",
+    )
+
+
+def integration_deactivate(
+    *, integration: OrganizationIntegration, actor: Any, promote_next: bool = False, reason: str = ""
+) -> OrganizationIntegration:
+    with transaction.atomic():
+        rows = lock_channel_rows(organization=integration.organization, channel=integration.channel)
+        current = next((row for row in rows if row.pk == integration.pk), None)
+        if current is None:
+            raise OperationRefused("This integration no longer exists.", code="not_found")
+        if current.is_primary:
+            if not promote_next:
+                _refuse_primary(current, "deactivate")
+            _promote_next(integration=current, rows=rows, actor=actor, reason=reason)
+        return integration_update(integration=current, actor=actor, status=Status.INACTIVE, reason=reason)
+
+
+def integration_delete(
+    *, integration: OrganizationIntegration, actor: Any, promote_next: bool = False, reason: str = ""
+) -> None:
+    with transaction.atomic():
+        rows = lock_channel_rows(organization=integration.organization, channel=integration.channel)
+        current = next((row for row in rows if row.pk == integration.pk), None)
+        if current is None:
+            return
+        if current.is_primary:
+            if not promote_next:
+                _refuse_primary(current, "delete")
+            _promote_next(integration=current, rows=rows, actor=actor, reason=reason)
+        snapshot = current.snapshot()
+        audit.record(
+            action="integration.deleted",
+            actor=actor,
+            organization=current.organization,
+            target=current,
+            before=snapshot,
+            reason=reason,
+        )
+        _after_commit_invalidate(current)
+        current.delete()
+
+
+def integrations_reorder(
+    *, organization: Organization, channel: str, ordered_ids: Sequence[Any], actor: Any
+) -> list[OrganizationIntegration]:
+    """Set fallback priorities from an ordered list of ids (first = highest priority).
+
+    The list must name every integration of the channel exactly once. The primary keeps its
+    role; its priority only matters once it stops being primary.
+    """
+    with transaction.atomic():
+        rows = lock_channel_rows(organization=organization, channel=channel)
+        by_id = {str(row.pk): row for row in rows}
+        wanted = [str(i) for i in ordered_ids]
+        if len(set(wanted)) != len(wanted):
+            raise ValidationError({"ordered_ids": ["An integration is listed more than once."]})
+        if set(wanted) != set(by_id):
+            unknown = sorted(set(wanted) - set(by_id))
+            missing = sorted(set(by_id) - set(wanted))
+            problems = []
+            if unknown:
+                problems.append(f"not {channel} integrations of {organization.name}: {', '.join(unknown)}")
+            if missing:
+                problems.append(f"missing: {', '.join(missing)}")
+            raise ValidationError({"ordered_ids": ["List every integration of the channel once (" + "; ".join(problems) + ")."]})
+        before = {str(row.pk): row.priority for row in rows}
+        step = 10
+        ordered = []
+        for position, integration_id in enumerate(wanted):
+            row = by_id[integration_id]
+            row.priority = (len(wanted) - position) * step
+            ordered.append(row)
+        OrganizationIntegration.objects.bulk_update(ordered, ["priority"])
+        after = {str(row.pk): row.priority for row in ordered}
+        if before != after:
+            audit.record(
+                action="integration.reordered",
+                actor=actor,
+                organization=organization,
+                before={"priorities": before},
+                after={"priorities": after},
+                reason=f"{channel} fallback order",
+            )
+            transaction.on_commit(lambda: invalidate_route(organization_id=organization.pk, channel=channel))
+    return ordered

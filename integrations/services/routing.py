@@ -1,0 +1,134 @@
+"""Which integrations carry an (organization, channel)'s traffic, in order.
+
+The route (primary first, then active fallbacks by priority) is cached under
+``sb:org:<org id>:<channel>:route`` together with the route version it was computed at. Every
+change to an organization's integrations bumps the version (``invalidate_route``), which makes
+every cached copy stale at once, in every worker. The version is read *before* PostgreSQL, so a
+resolver racing a switch can at worst store a route under a version that is already stale.
+
+When the cache (Redis) cannot be reached, the route comes from PostgreSQL and a warning is
+logged at most once per ``ROUTE_CACHE_WARNING_INTERVAL`` seconds: Redis failing never fails a
+request.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from uuid import UUID
+
+from django.conf import settings
+from django.core.cache import cache
+
+from integrations.models import OrganizationIntegration
+
+logger = logging.getLogger(__name__)
+
+_last_warning_at: dict[str, float] = {}
+
+
+@dataclass(frozen=True)
+class Route:
+    integration_ids: tuple[UUID, ...]
+    version: str | None
+    from_cache: bool
+
+    @property
+    def primary_id(self) -> UUID | None:
+        return self.integration_ids[0] if self.integration_ids else None
+
+
+def route_key(organization_id, channel: str) -> str:
+    return f"sb:org:{organization_id}:{channel}:route"
+
+
+def version_key(organization_id, channel: str) -> str:
+    return f"sb:org:{organization_id}:{channel}:route:version"
+
+
+def _warn_cache_down(operation: str, exc: Exception) -> None:
+    cause = f"{operation}:{type(exc).__name__}"
+    now = time.monotonic()
+    if now - _last_warning_at.get(cause, -1e9) >= settings.ROUTE_CACHE_WARNING_INTERVAL:
+        _last_warning_at[cause] = now
+        logger.warning(
+            "Route cache unavailable during %s (%s); routing from PostgreSQL.",
+            operation,
+            type(exc).__name__,
+        )
+
+
+def _route_from_db(organization_id, channel: str) -> tuple[UUID, ...]:
+    """Primary first, then active fallbacks by priority. A route only ever holds active rows;
+    the primary is active by a database check."""
+    return tuple(
+        OrganizationIntegration.objects.filter(
+            organization_id=organization_id, channel=channel, status=OrganizationIntegration.Status.ACTIVE
+        )
+        .in_route_order()
+        .values_list("id", flat=True)
+    )
+
+
+def resolve(*, organization_id, channel: str) -> Route:
+    """The ordered integration ids for this organization and channel."""
+    rkey, vkey = route_key(organization_id, channel), version_key(organization_id, channel)
+    try:
+        cached = cache.get_many([rkey, vkey])
+    except Exception as exc:  # any cache failure: serve from PostgreSQL
+        _warn_cache_down("read", exc)
+        return Route(_route_from_db(organization_id, channel), version=None, from_cache=False)
+
+    version = cached.get(vkey)
+    entry = cached.get(rkey)
+    if version is not None and entry is not None and entry.get("version") == version:
+        return Route(tuple(UUID(i) for i in entry["ids"]), version=version, from_cache=True)
+
+    try:
+        if version is None:
+            # add() keeps a version another worker set meanwhile; read back whichever won.
+            cache.add(vkey, uuid.uuid4().hex, timeout=None)
+            version = cache.get(vkey)
+        ids = _route_from_db(organization_id, channel)
+        if version is not None:
+            cache.set(rkey, {"version": version, "ids": [str(i) for i in ids]}, timeout=settings.ROUTE_CACHE_TTL)
+    except Exception as exc:
+        _warn_cache_down("write", exc)
+        ids = _route_from_db(organization_id, channel)
+        return Route(ids, version=None, from_cache=False)
+    return Route(ids, version=version, from_cache=False)
+
+
+def invalidate_route(*, organization_id, channel: str) -> None:
+    """Make every cached route of this (organization, channel) stale. Call it on commit."""
+    try:
+        cache.set(version_key(organization_id, channel), uuid.uuid4().hex, timeout=None)
+    except Exception as exc:
+        # Without Redis, nothing cached can be served either; the TTL bounds what a Redis that
+        # comes back could still hold.
+        _warn_cache_down("invalidate", exc)
+        try:
+            cache.delete(route_key(organization_id, channel))
+        except Exception:
+            pass
+
+
+def route_integrations(*, organization, channel: str) -> list[OrganizationIntegration]:
+    """The route's integrations as rows, in route order, scoped to the organization."""
+    route = resolve(organization_id=organization.pk, channel=channel)
+    return integrations_in_order(organization=organization, ids=route.integration_ids)
+
+
+def integrations_in_order(*, organization, ids: Sequence[UUID]) -> list[OrganizationIntegration]:
+    if not ids:
+        return []
+    rows = {
+        row.pk: row
+        for row in OrganizationIntegration.objects.for_org(organization).filter(
+            pk__in=ids, status=OrganizationIntegration.Status.ACTIVE
+        )
+    }
+    return [rows[i] for i in ids if i in rows]

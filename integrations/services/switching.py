@@ -1,0 +1,124 @@
+"""Switching the primary integration of an (organization, channel).
+
+This is the only code that sets ``is_primary`` on an existing integration. Everyone calls it:
+admin, API, management command, automatic failover, the migration wizard.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from django.db import transaction
+from django.utils import timezone
+
+from audit import services as audit
+from audit.models import AuditEvent
+from integrations.models import Organization, OrganizationIntegration
+from integrations.services.errors import SwitchRefused
+from integrations.services.routing import invalidate_route
+
+
+@dataclass(frozen=True)
+class SwitchResult:
+    previous: OrganizationIntegration | None
+    current: OrganizationIntegration
+    switched: bool
+    switched_at: datetime
+    audit_event: AuditEvent | None
+
+
+def lock_channel_rows(*, organization: Organization, channel: str) -> list[OrganizationIntegration]:
+    """Lock every integration of the (organization, channel), in id order.
+
+    The stable order is what keeps two concurrent switches from deadlocking: each waits for
+    the other's first lock instead of holding one the other needs. Call inside a transaction.
+    """
+    return list(
+        OrganizationIntegration.objects.select_for_update()
+        .filter(organization=organization, channel=channel)
+        .order_by("id")
+    )
+
+
+def _target_id(target: Any) -> UUID:
+    if isinstance(target, OrganizationIntegration):
+        return target.pk
+    try:
+        return target if isinstance(target, UUID) else UUID(str(target))
+    except (TypeError, ValueError, AttributeError):
+        raise SwitchRefused(f"'{target}' is not an integration id.", code="unknown_integration") from None
+
+
+def refusal_reason(integration: OrganizationIntegration, *, now: datetime | None = None) -> str | None:
+    """Why this integration cannot become primary, or None when it can."""
+    if integration.status != OrganizationIntegration.Status.ACTIVE:
+        return (
+            f"'{integration.display_name}' is {integration.get_status_display().lower()}; only an "
+            "active integration can be primary. Test its connection and activate it first."
+        )
+    if integration.breaker_is_open(now):
+        return (
+            f"'{integration.display_name}' is failing (circuit breaker open until "
+            f"{integration.breaker_open_until:%H:%M:%S} UTC); wait for it to recover."
+        )
+    return None
+
+
+def switch_primary(
+    *,
+    organization: Organization,
+    channel: str,
+    target: OrganizationIntegration | UUID | str,
+    actor: Any,
+    reason: str = "",
+    action: str = "provider.switched",
+) -> SwitchResult:
+    """Make ``target`` the primary of (organization, channel).
+
+    In one transaction: lock the channel's rows in id order, check the target belongs to this
+    organization and channel and is usable, clear the old primary, set the new one (that order
+    satisfies the partial unique index), and write the audit event. The route version is bumped
+    when the transaction commits, so every worker routes to the new primary from then on. Any
+    failure rolls everything back: the old primary stays primary.
+
+    A target that is already primary is a no-op that still answers success (``switched`` False,
+    no audit event). Raises ``SwitchRefused`` for anything else it will not do.
+    """
+    target_id = _target_id(target)
+    now = timezone.now()
+    with transaction.atomic():
+        rows = lock_channel_rows(organization=organization, channel=channel)
+        by_id = {row.pk: row for row in rows}
+        new = by_id.get(target_id)
+        if new is None:
+            raise SwitchRefused(
+                f"Integration {target_id} is not a {channel} integration of {organization.name}.",
+                code="unknown_integration",
+            )
+        previous = next((row for row in rows if row.is_primary), None)
+        if previous is not None and previous.pk == new.pk:
+            return SwitchResult(previous=previous, current=new, switched=False, switched_at=now, audit_event=None)
+        problem = refusal_reason(new, now=now)
+        if problem:
+            raise SwitchRefused(problem, code="target_unusable")
+
+        if previous is not None:
+            OrganizationIntegration.objects.filter(pk=previous.pk).update(is_primary=False, updated_at=now)
+            previous.is_primary = False
+        OrganizationIntegration.objects.filter(pk=new.pk).update(is_primary=True, updated_at=now)
+        new.is_primary = True
+
+        event = audit.record(
+            action=action,
+            actor=actor,
+            organization=organization,
+            target=new,
+            before={"primary": previous.snapshot() if previous else None},
+            after={"primary": new.snapshot()},
+            reason=reason,
+        )
+        transaction.on_commit(lambda: invalidate_route(organization_id=organization.pk, channel=channel))
+    return SwitchResult(previous=previous, current=new, switched=True, switched_at=now, audit_event=event)

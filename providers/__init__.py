@@ -1,0 +1,1 @@
+"""The provider plugin layer. Knows nothing about tenants or the database."""

@@ -1,0 +1,568 @@
+"""The provider plugin contract.
+
+A provider *class* describes a vendor (name, channel, config fields, pricing); a provider
+*instance* is bound to one integration's configuration and credentials. Nothing here touches
+the database: adapters get everything handed in by the caller.
+
+Subclasses fill in small steps; the base class owns the public operations:
+
+=================  =========================  ==========================================
+public operation   step a subclass provides   what the base adds
+=================  =========================  ==========================================
+send_message       deliver_message            attachment checks, timing, error scrubbing
+place_call         dial                       timing, error scrubbing
+test_connection    check_health               timing, turning errors into a "down" health
+verify_webhook     verify_webhook             (called directly)
+parse_webhook      parse_webhook              (called directly)
+setup / teardown   setup / teardown           optional, default does nothing
+=================  =========================  ==========================================
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any, ClassVar
+from urllib.parse import urlparse
+
+import phonenumbers
+from django.core.exceptions import ImproperlyConfigured, SuspiciousOperation, ValidationError
+
+from providers import events
+from providers.pricing import PriceModel
+
+
+class Channel(StrEnum):
+    WHATSAPP = "whatsapp"
+    VOIP = "voip"
+
+
+class Stability(StrEnum):
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+
+
+class HealthStatus(StrEnum):
+    HEALTHY = "healthy"
+    DEGRADED = "degraded"
+    DOWN = "down"
+    UNKNOWN = "unknown"
+
+
+# --------------------------------------------------------------------------- errors
+
+
+class ProviderError(Exception):
+    """Root of what an adapter raises. ``code`` is the provider's own error code, if any.
+
+    Messages must never contain credentials: adapters build them from the provider's answer,
+    and the base class scrubs every known secret value out of them before they leave.
+    """
+
+    retryable: ClassVar[bool] = False
+
+    def __init__(self, message: str, *, code: str | int | None = None, status: int | None = None):
+        super().__init__(message)
+        self.message = message
+        self.code = None if code is None else str(code)
+        self.status = status
+
+    def __str__(self) -> str:
+        return f"[{self.code}] {self.message}" if self.code else self.message
+
+
+class ProviderConfigurationError(ProviderError, ImproperlyConfigured):
+    """The integration's configuration cannot work (missing field, bad value)."""
+
+
+class ProviderUnavailable(ProviderError):
+    """Retryable: timeouts, connection errors, rate limits, 5xx. Delivery fails over."""
+
+    retryable = True
+
+
+class ProviderRejected(ProviderError):
+    """Final: the provider refused the request and would refuse it again.
+
+    ``fail_over`` tells delivery whether another provider could succeed. It is true for
+    refusals tied to this provider (its credentials were rejected, the account is suspended,
+    the sender is not set up) and false for refusals that would happen anywhere (invalid
+    recipient, body too long).
+    """
+
+    def __init__(self, message: str, *, fail_over: bool = False, **kwargs: Any):
+        super().__init__(message, **kwargs)
+        self.fail_over = fail_over
+
+
+class WebhookSignatureError(ProviderError, SuspiciousOperation):
+    """A webhook request whose signature, token or timestamp does not check out."""
+
+
+# --------------------------------------------------------------------------- value objects
+
+
+@dataclass(frozen=True)
+class ConfigField:
+    """One input an integration needs. ``secret`` fields are stored encrypted and never shown.
+
+    ``kind`` drives validation and the admin widget: text, phone (E.164), url, int, bool, choice.
+    """
+
+    name: str
+    label: str
+    secret: bool = False
+    required: bool = True
+    kind: str = "text"
+    help_text: str = ""
+    choices: tuple[str, ...] = ()
+    default: Any = None
+
+
+ATTACHMENT_KINDS = ("image", "document", "audio", "video")
+
+
+@dataclass(frozen=True)
+class Attachment:
+    url: str
+    mime_type: str = ""
+    caption: str = ""
+    filename: str = ""
+
+    @property
+    def kind(self) -> str:
+        major = self.mime_type.split("/", 1)[0]
+        return major if major in ("image", "audio", "video") else "document"
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Attachment:
+        return cls(
+            url=str(data.get("url", "")),
+            mime_type=str(data.get("mime_type", "")),
+            caption=str(data.get("caption", "")),
+            filename=str(data.get("filename", "")),
+        )
+
+
+@dataclass(frozen=True)
+class OutboundMessage:
+    to: str
+    body: str = ""
+    attachments: tuple[Attachment, ...] = ()
+    reference: str | None = None
+    # Our own message id; providers that accept a client reference get it for tracing.
+    client_reference: str | None = None
+    status_callback_url: str | None = None
+
+
+@dataclass(frozen=True)
+class OutboundCall:
+    to: str
+    from_number: str | None = None
+    twiml: str | None = None
+    url: str | None = None
+    client_reference: str | None = None
+    status_callback_url: str | None = None
+
+
+@dataclass(frozen=True)
+class SendResult:
+    provider_message_id: str
+    status: str = events.STATUS_SENT
+    cost: Decimal | None = None
+    currency: str | None = None
+    latency_ms: int | None = None
+    raw: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CallResult:
+    provider_call_id: str
+    status: str = events.CALL_INITIATED
+    cost: Decimal | None = None
+    currency: str | None = None
+    latency_ms: int | None = None
+    raw: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ProviderHealth:
+    status: HealthStatus
+    latency_ms: int | None = None
+    detail: str = ""
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == HealthStatus.HEALTHY
+
+
+@dataclass(frozen=True)
+class WebhookRequest:
+    """What an adapter sees of an incoming webhook: no Django request object."""
+
+    method: str
+    url: str
+    headers: Mapping[str, str]
+    body: bytes = b""
+    query: Mapping[str, list[str]] = field(default_factory=dict)
+    form: Mapping[str, list[str]] = field(default_factory=dict)
+
+    def header(self, name: str, default: str = "") -> str:
+        lowered = name.lower()
+        for key, value in self.headers.items():
+            if key.lower() == lowered:
+                return value
+        return default
+
+
+@dataclass(frozen=True)
+class InboundEvent:
+    """A normalized event parsed from a webhook; ``kind`` is one of ``providers.events``."""
+
+    kind: str
+    event_id: str = ""
+    provider_message_id: str = ""
+    status: str = ""
+    from_number: str = ""
+    to_number: str = ""
+    body: str = ""
+    attachments: tuple[Attachment, ...] = ()
+    error_code: str = ""
+    error_message: str = ""
+    duration_seconds: int | None = None
+    cost: Decimal | None = None
+    currency: str | None = None
+    occurred_at: datetime | None = None
+    raw: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class WebhookResponse:
+    """What the webhook endpoint answers when an adapter has something to say (handshakes)."""
+
+    status: int = 200
+    body: str = ""
+    content_type: str = "text/plain"
+
+
+# --------------------------------------------------------------------------- the base class
+
+
+class Provider:
+    """Base of every provider. Subclass one of the channel bases below, not this one."""
+
+    name: ClassVar[str]
+    channel: ClassVar[Channel]
+    display_name: ClassVar[str]
+    official: ClassVar[bool] = True
+    stability: ClassVar[Stability] = Stability.HIGH
+    description: ClassVar[str] = ""
+    config_fields: ClassVar[tuple[ConfigField, ...]] = ()
+    pricing: ClassVar[PriceModel]
+    features: ClassVar[frozenset[str]] = frozenset()
+    # The operations the registry requires a concrete class to implement.
+    required_operations: ClassVar[tuple[str, ...]] = ("check_health", "parse_webhook", "verify_webhook")
+
+    def __init__(
+        self,
+        *,
+        config: Mapping[str, Any] | None = None,
+        credentials: Mapping[str, Any] | None = None,
+        webhook_secret: str = "",
+        webhook_url: str = "",
+    ):
+        self.config = dict(config or {})
+        self.credentials = dict(credentials or {})
+        self.webhook_secret = webhook_secret
+        self.webhook_url = webhook_url
+
+    def __repr__(self) -> str:  # never show credentials, not even in a traceback
+        return f"<{type(self).__name__} {self.name}>"
+
+    # ----- description helpers
+
+    @classmethod
+    def secret_field_names(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in cls.config_fields if f.secret)
+
+    @classmethod
+    def setting_field_names(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in cls.config_fields if not f.secret)
+
+    # ----- configuration
+
+    @classmethod
+    def validate_config(
+        cls, config: Mapping[str, Any], credentials: Mapping[str, Any] | None = None
+    ) -> None:
+        """Check configuration without touching the network.
+
+        Raises ``ValidationError`` with a dict of field name → messages, every error at once.
+        Subclasses add provider-specific checks in ``clean_config``.
+        """
+        credentials = credentials or {}
+        errors: dict[str, list[str]] = {}
+        for config_field in cls.config_fields:
+            source = credentials if config_field.secret else config
+            value = source.get(config_field.name)
+            if value in (None, ""):
+                if config_field.required:
+                    errors.setdefault(config_field.name, []).append(
+                        f"{config_field.label} is required."
+                    )
+                continue
+            message = _check_kind(config_field, value)
+            if message:
+                errors.setdefault(config_field.name, []).append(message)
+        for name, message in cls.clean_config(config, credentials).items():
+            errors.setdefault(name, []).append(message)
+        if errors:
+            raise ValidationError(errors)
+
+    @classmethod
+    def clean_config(cls, config: Mapping[str, Any], credentials: Mapping[str, Any]) -> dict[str, str]:
+        """Hook for cross-field checks; returns field name → message."""
+        return {}
+
+    def setting(self, name: str, default: Any = None) -> Any:
+        """A non-secret setting, falling back to the field's declared default."""
+        if name in self.config and self.config[name] not in (None, ""):
+            return self.config[name]
+        for config_field in self.config_fields:
+            if config_field.name == name and config_field.default is not None:
+                return config_field.default
+        return default
+
+    def secret(self, name: str) -> str:
+        value = self.credentials.get(name)
+        if not value:
+            raise ProviderConfigurationError(f"Credential '{name}' is not set.")
+        return str(value)
+
+    def scrub(self, text: str) -> str:
+        """Remove every credential value from a text meant for logs, errors or users."""
+        for value in list(self.credentials.values()) + [self.webhook_secret]:
+            if isinstance(value, str) and len(value) >= 4:
+                text = text.replace(value, "••••")
+        return text
+
+    def _scrubbed(self, exc: ProviderError) -> ProviderError:
+        exc.message = self.scrub(exc.message)
+        exc.args = (exc.message,)
+        return exc
+
+    # ----- operations
+
+    def test_connection(self) -> ProviderHealth:
+        """Call the provider's cheapest read endpoint and report health. Never raises."""
+        started = time.perf_counter()
+        try:
+            health = self.check_health()
+        except ProviderError as exc:
+            return ProviderHealth(
+                status=HealthStatus.DOWN,
+                latency_ms=_elapsed_ms(started),
+                detail=self.scrub(str(exc)),
+            )
+        if health.latency_ms is None:
+            health = ProviderHealth(
+                status=health.status,
+                latency_ms=_elapsed_ms(started),
+                detail=health.detail,
+                extra=health.extra,
+            )
+        return health
+
+    def check_health(self) -> ProviderHealth:
+        raise NotImplementedError(f"{type(self).__name__} must implement check_health()")
+
+    def setup(self) -> None:
+        """Prepare the provider side (register webhooks, start a session). Default: nothing."""
+
+    def teardown(self) -> None:
+        """Undo ``setup``. Default: nothing."""
+
+    def verify_webhook(self, request: WebhookRequest) -> None:
+        """Raise ``WebhookSignatureError`` unless the request is authentic."""
+        raise NotImplementedError(f"{type(self).__name__} must implement verify_webhook()")
+
+    def parse_webhook(self, request: WebhookRequest) -> list[InboundEvent]:
+        raise NotImplementedError(f"{type(self).__name__} must implement parse_webhook()")
+
+    def handshake(self, request: WebhookRequest) -> WebhookResponse | None:
+        """Answer a provider's GET verification handshake; None means "not supported"."""
+        return None
+
+
+class WhatsAppProvider(Provider):
+    channel = Channel.WHATSAPP
+    required_operations = Provider.required_operations + ("deliver_message",)
+    # Attachment kinds this provider can send; an empty set means text only.
+    attachment_kinds: ClassVar[frozenset[str]] = frozenset()
+    max_body_length: ClassVar[int] = 4096
+
+    def send_message(self, message: OutboundMessage) -> SendResult:
+        self.check_message(message)
+        started = time.perf_counter()
+        try:
+            result = self.deliver_message(message)
+        except ProviderError as exc:
+            raise self._scrubbed(exc) from None
+        if result.latency_ms is None:
+            result = _with_latency(result, _elapsed_ms(started))
+        return result
+
+    def check_message(self, message: OutboundMessage) -> None:
+        if not message.body and not message.attachments:
+            raise ProviderRejected("A message needs a body or an attachment.", code="empty")
+        if len(message.body) > self.max_body_length:
+            raise ProviderRejected(
+                f"The body is {len(message.body)} characters; {self.display_name} accepts "
+                f"at most {self.max_body_length}.",
+                code="body_too_long",
+            )
+        for attachment in message.attachments:
+            if attachment.kind not in self.attachment_kinds:
+                raise ProviderRejected(
+                    f"{self.display_name} cannot send {attachment.kind} attachments.",
+                    code="unsupported_attachment",
+                )
+
+    def deliver_message(self, message: OutboundMessage) -> SendResult:
+        raise NotImplementedError(f"{type(self).__name__} must implement deliver_message()")
+
+
+class VoipProvider(Provider):
+    channel = Channel.VOIP
+    required_operations = Provider.required_operations + ("dial",)
+
+    def place_call(self, call: OutboundCall) -> CallResult:
+        started = time.perf_counter()
+        try:
+            result = self.dial(call)
+        except ProviderError as exc:
+            raise self._scrubbed(exc) from None
+        if result.latency_ms is None:
+            result = _with_latency(result, _elapsed_ms(started))
+        return result
+
+    def dial(self, call: OutboundCall) -> CallResult:
+        raise NotImplementedError(f"{type(self).__name__} must implement dial()")
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _elapsed_ms(started: float) -> int:
+    return int((time.perf_counter() - started) * 1000)
+
+
+def _with_latency(result: Any, latency_ms: int) -> Any:
+    return replace(result, latency_ms=latency_ms)
+
+
+def normalize_phone(value: str) -> str:
+    """E.164 for a phone number, or ``ValueError`` with a readable reason."""
+    try:
+        parsed = phonenumbers.parse(str(value), None)
+    except phonenumbers.NumberParseException as exc:
+        raise ValueError(f"'{value}' is not a phone number in E.164 form (+<country><number>).") from exc
+    if not phonenumbers.is_valid_number(parsed):
+        raise ValueError(f"'{value}' is not a valid phone number.")
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _check_kind(config_field: ConfigField, value: Any) -> str | None:
+    if config_field.kind == "phone":
+        try:
+            normalize_phone(value)
+        except ValueError as exc:
+            return str(exc)
+    elif config_field.kind == "url":
+        parsed = urlparse(str(value))
+        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+            return f"{config_field.label} must be an http(s) URL."
+    elif config_field.kind == "int":
+        try:
+            int(value)
+        except (TypeError, ValueError):
+            return f"{config_field.label} must be a whole number."
+    elif config_field.kind == "float":
+        try:
+            float(value)
+        except (TypeError, ValueError):
+            return f"{config_field.label} must be a number."
+    elif config_field.kind == "choice" and str(value) not in config_field.choices:
+        return f"{config_field.label} must be one of: {', '.join(config_field.choices)}."
+    return None
+
+
+def missing_operations(cls: type[Provider]) -> list[str]:
+    """Operations a concrete provider class still leaves to the base (which only raises)."""
+    missing = []
+    for operation in cls.required_operations:
+        implementation = getattr(cls, operation, None)
+        base_implementations = {
+            getattr(base, operation)
+            for base in (Provider, WhatsAppProvider, VoipProvider)
+            if hasattr(base, operation)
+        }
+        if implementation is None or implementation in base_implementations:
+            missing.append(operation)
+    return missing
+
+
+def check_attributes(cls: type[Provider]) -> list[str]:
+    problems = []
+    for attribute in ("name", "channel", "display_name", "pricing"):
+        if not getattr(cls, attribute, None):
+            problems.append(f"missing class attribute '{attribute}'")
+    if getattr(cls, "channel", None) not in set(Channel):
+        problems.append(f"unknown channel {getattr(cls, 'channel', None)!r}")
+    if not isinstance(getattr(cls, "pricing", None), PriceModel):
+        problems.append("'pricing' must be a providers.pricing.PriceModel")
+    return problems
+
+
+SECRET_MASK = "••••"
+
+
+def mask_secret(value: Any, *, visible: int = 4) -> str:
+    """``••••8901`` for long values, ``••••`` for short ones: a hint, never the secret."""
+    text = "" if value is None else str(value)
+    if len(text) >= 12:
+        return SECRET_MASK + text[-visible:]
+    return SECRET_MASK if text else ""
+
+
+__all__ = [
+    "Attachment",
+    "CallResult",
+    "Channel",
+    "ConfigField",
+    "HealthStatus",
+    "InboundEvent",
+    "OutboundCall",
+    "OutboundMessage",
+    "Provider",
+    "ProviderConfigurationError",
+    "ProviderError",
+    "ProviderHealth",
+    "ProviderRejected",
+    "ProviderUnavailable",
+    "SendResult",
+    "Stability",
+    "VoipProvider",
+    "WebhookRequest",
+    "WebhookResponse",
+    "WebhookSignatureError",
+    "WhatsAppProvider",
+    "mask_secret",
+    "normalize_phone",
+]

@@ -1,0 +1,229 @@
+"""In-process providers for demos and tests, in the spirit of Django's ``locmem`` mail backend.
+
+They are real providers: they validate config, "send" by recording to ``outbox`` (and, when
+``record_redis_url`` is set, to a Redis list another process can count), fail at a configured
+rate, take a configured latency, and verify webhooks signed with HMAC-SHA256.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import random
+import threading
+import time
+import uuid
+from decimal import Decimal
+from typing import Any
+
+from providers import events
+from providers.base import (
+    ATTACHMENT_KINDS,
+    CallResult,
+    ConfigField,
+    HealthStatus,
+    InboundEvent,
+    OutboundCall,
+    OutboundMessage,
+    ProviderHealth,
+    ProviderRejected,
+    ProviderUnavailable,
+    SendResult,
+    Stability,
+    VoipProvider,
+    WebhookRequest,
+    WebhookSignatureError,
+    WhatsAppProvider,
+)
+from providers.pricing import UNIT_MESSAGE, UNIT_MINUTE, PriceModel
+
+# Every send of every sandbox instance in this process, oldest first: (provider name, label,
+# payload dict). Tests read it like ``django.core.mail.outbox``.
+outbox: list[dict[str, Any]] = []
+_outbox_lock = threading.Lock()
+
+SIGNATURE_HEADER = "X-Sandbox-Signature"
+RECORD_KEY = "switchboard:sandbox:sent"
+
+_redis_clients: dict[str, Any] = {}
+
+
+def reset_outbox() -> None:
+    with _outbox_lock:
+        outbox.clear()
+
+
+def sign(secret: str, body: bytes) -> str:
+    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+FAILURE_MODES = ("unavailable", "rejected_provider", "rejected_recipient")
+
+SANDBOX_FIELDS = (
+    ConfigField("api_key", "API key", secret=True, required=False,
+                help_text="Any value; shown masked, to demonstrate credential handling."),
+    ConfigField("sender", "Sender number", kind="phone", required=False,
+                help_text="E.164 number messages appear to come from."),
+    ConfigField("latency_ms", "Simulated latency (ms)", kind="int", required=False, default=0),
+    ConfigField("failure_rate", "Failure rate (0 to 1)", kind="float", required=False, default=0),
+    ConfigField("failure_mode", "How failures fail", kind="choice", required=False,
+                choices=FAILURE_MODES, default="unavailable"),
+    ConfigField("health", "Reported health", kind="choice", required=False,
+                choices=tuple(s.value for s in HealthStatus if s != HealthStatus.UNKNOWN),
+                default="healthy"),
+    ConfigField("label", "Recording label", required=False,
+                help_text="Recorded with each send, to tell sandbox integrations apart."),
+    ConfigField("record_redis_url", "Record sends to Redis", kind="url", required=False,
+                help_text="redis:// URL; each send is appended to a list other processes can read."),
+)
+
+
+class SandboxMixin:
+    """Shared behaviour of the two sandbox channels."""
+
+    official = True
+    stability = Stability.HIGH
+    config_fields = SANDBOX_FIELDS
+    features = frozenset({"simulated"})
+
+    config: dict[str, Any]
+    credentials: dict[str, Any]
+    webhook_secret: str
+    name: str
+
+    @classmethod
+    def clean_config(cls, config, credentials):
+        errors = {}
+        rate = config.get("failure_rate")
+        if rate not in (None, ""):
+            try:
+                if not 0 <= float(rate) <= 1:
+                    errors["failure_rate"] = "Failure rate must be between 0 and 1."
+            except (TypeError, ValueError):
+                pass
+        url = config.get("record_redis_url")
+        if url and not str(url).startswith(("redis://", "rediss://", "unix://")):
+            errors["record_redis_url"] = "Use a redis:// URL."
+        return errors
+
+    def _simulate(self, operation: str) -> None:
+        latency = int(self.setting("latency_ms", 0) or 0)
+        if latency > 0:
+            time.sleep(latency / 1000)
+        rate = float(self.setting("failure_rate", 0) or 0)
+        if rate > 0 and random.random() < rate:
+            mode = self.setting("failure_mode", "unavailable")
+            if mode == "rejected_provider":
+                raise ProviderRejected(
+                    f"Sandbox {operation} refused: credentials rejected (simulated).",
+                    code="sandbox_auth", fail_over=True,
+                )
+            if mode == "rejected_recipient":
+                raise ProviderRejected(
+                    f"Sandbox {operation} refused: invalid recipient (simulated).",
+                    code="sandbox_recipient",
+                )
+            raise ProviderUnavailable(f"Sandbox {operation} failed (simulated outage).", code="sandbox_503")
+
+    def _record(self, kind: str, payload: dict[str, Any]) -> str:
+        provider_id = f"sbx-{uuid.uuid4().hex}"
+        record = {
+            "provider": self.name,
+            "label": self.setting("label", ""),
+            "kind": kind,
+            "provider_id": provider_id,
+            **payload,
+        }
+        with _outbox_lock:
+            outbox.append(record)
+        url = self.setting("record_redis_url")
+        if url:
+            client = _redis_clients.get(url)
+            if client is None:
+                import redis
+
+                client = _redis_clients.setdefault(url, redis.Redis.from_url(url))
+            try:
+                client.rpush(RECORD_KEY, json.dumps(record))
+            except Exception as exc:  # a recording failure is an outage of this provider
+                raise ProviderUnavailable(f"Sandbox recorder unreachable: {type(exc).__name__}") from None
+        return provider_id
+
+    def check_health(self) -> ProviderHealth:
+        status = HealthStatus(self.setting("health", "healthy"))
+        return ProviderHealth(status=status, detail=f"Sandbox reports {status.value}.")
+
+    def verify_webhook(self, request: WebhookRequest) -> None:
+        given = request.header(SIGNATURE_HEADER)
+        expected = sign(self.webhook_secret, request.body)
+        if not given or not hmac.compare_digest(given, expected):
+            raise WebhookSignatureError("Sandbox webhook signature does not match.")
+
+    def parse_webhook(self, request: WebhookRequest) -> list[InboundEvent]:
+        """Body: ``{"events": [{"kind": ..., "provider_message_id": ..., "status": ...}]}``."""
+        try:
+            data = json.loads(request.body or b"{}")
+        except ValueError:
+            raise ProviderRejected("Sandbox webhook body is not JSON.", code="malformed") from None
+        parsed = []
+        for item in data.get("events", []):
+            cost = item.get("cost")
+            parsed.append(
+                InboundEvent(
+                    kind=item.get("kind", events.MESSAGE_STATUS),
+                    event_id=str(item.get("id", "")),
+                    provider_message_id=str(item.get("provider_message_id", "")),
+                    status=str(item.get("status", "")),
+                    from_number=str(item.get("from", "")),
+                    to_number=str(item.get("to", "")),
+                    body=str(item.get("body", "")),
+                    error_code=str(item.get("error_code", "")),
+                    error_message=str(item.get("error_message", "")),
+                    duration_seconds=item.get("duration_seconds"),
+                    cost=None if cost is None else Decimal(str(cost)),
+                    raw=item,
+                )
+            )
+        return parsed
+
+
+class SandboxWhatsApp(SandboxMixin, WhatsAppProvider):
+    name = "sandbox_whatsapp"
+    display_name = "Sandbox WhatsApp"
+    description = "In-process WhatsApp provider for demos and tests."
+    attachment_kinds = frozenset(ATTACHMENT_KINDS)
+    pricing = PriceModel(unit=UNIT_MESSAGE, unit_price=Decimal("0.005"),
+                         notes="Sandbox: a nominal price so analytics have something to show.")
+
+    def deliver_message(self, message: OutboundMessage) -> SendResult:
+        self._simulate("send")
+        provider_id = self._record(
+            "message",
+            {
+                "to": message.to,
+                "body": message.body,
+                "attachments": [a.url for a in message.attachments],
+                "client_reference": message.client_reference,
+            },
+        )
+        return SendResult(provider_message_id=provider_id, status=events.STATUS_SENT)
+
+
+class SandboxVoip(SandboxMixin, VoipProvider):
+    name = "sandbox_voip"
+    display_name = "Sandbox VoIP"
+    description = "In-process VoIP provider for demos and tests."
+    pricing = PriceModel(unit=UNIT_MINUTE, unit_price=Decimal("0.01"), billing_increment_seconds=6,
+                         notes="Sandbox: a nominal per-minute price.")
+
+    def dial(self, call: OutboundCall) -> CallResult:
+        self._simulate("call")
+        provider_id = self._record(
+            "call",
+            {"to": call.to, "from": call.from_number, "client_reference": call.client_reference},
+        )
+        return CallResult(provider_call_id=provider_id, status=events.CALL_INITIATED)
+
+
+__all__ = ["SandboxVoip", "SandboxWhatsApp", "outbox", "reset_outbox", "sign"]
