@@ -252,7 +252,7 @@ class Message(models.Model):
     retry_count = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True)
     error_code = models.CharField(max_length=64, blank=True)
-    idempotency_key = models.CharField(max_length=255, null=True, blank=True)
+    idempotency_key = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001 (NULL = no key; unique only among keys)
     lease_expires_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -320,7 +320,7 @@ class Call(models.Model):
     retry_count = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True)
     error_code = models.CharField(max_length=64, blank=True)
-    idempotency_key = models.CharField(max_length=255, null=True, blank=True)
+    idempotency_key = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001 (NULL = no key; unique only among keys)
     lease_expires_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

@@ -110,3 +110,48 @@ def to_decimal(value: Any) -> Decimal:
         return Decimal(str(value))
     except (InvalidOperation, ValueError) as exc:
         raise ValueError(f"{value!r} is not a number") from exc
+
+
+# Catalog defaults, from the providers' public price lists (PROVIDER_CONTRACTS.md). Every
+# figure can be overridden per integration (config["pricing"]); entries marked unverified in
+# the contracts are exactly the ones an organization should check against its invoice.
+CATALOG: dict[str, PriceModel] = {
+    "meta_cloud": PriceModel(
+        unit=UNIT_MESSAGE,
+        unit_price=ZERO,  # service (non-template) messages are free
+        category_prices={
+            "marketing": Decimal("0.0618"),
+            "utility": Decimal("0.0289"),
+            "authentication": Decimal("0.0289"),
+            "service": ZERO,
+        },
+        default_category="service",
+        notes="Per delivered template message by category; sample rates for Argentina (USD).",
+    ),
+    "twilio_whatsapp": PriceModel(
+        unit=UNIT_MESSAGE,
+        unit_price=Decimal("0.005"),
+        notes="Twilio fee per message; Meta's template fee is passed through on top.",
+    ),
+    "whatsapp_web": PriceModel(
+        unit=UNIT_MESSAGE,
+        unit_price=ZERO,
+        notes="No per-message fee; the risk is the number being banned.",
+    ),
+    "twilio_voice": PriceModel(
+        unit=UNIT_MINUTE,
+        unit_price=Decimal("0.013"),
+        billing_increment_seconds=60,
+        notes="US outbound, per started minute (example figure, may be stale).",
+    ),
+    "telnyx": PriceModel(
+        unit=UNIT_MINUTE,
+        unit_price=Decimal("0.01"),
+        billing_increment_seconds=6,
+        notes="Flat-rate outbound, 6-second increments (unverified for Call Control).",
+    ),
+    "sandbox_whatsapp": PriceModel(unit=UNIT_MESSAGE, unit_price=Decimal("0.005"),
+                                   notes="Sandbox: a nominal price so analytics have something to show."),
+    "sandbox_voip": PriceModel(unit=UNIT_MINUTE, unit_price=Decimal("0.01"), billing_increment_seconds=6,
+                               notes="Sandbox: a nominal per-minute price."),
+}

@@ -36,7 +36,7 @@ from providers.base import (
     WebhookSignatureError,
     WhatsAppProvider,
 )
-from providers.pricing import UNIT_MESSAGE, UNIT_MINUTE, PriceModel
+from providers.pricing import CATALOG
 
 # Every send of every sandbox instance in this process, oldest first: (provider name, label,
 # payload dict). Tests read it like ``django.core.mail.outbox``.
@@ -193,8 +193,7 @@ class SandboxWhatsApp(SandboxMixin, WhatsAppProvider):
     display_name = "Sandbox WhatsApp"
     description = "In-process WhatsApp provider for demos and tests."
     attachment_kinds = frozenset(ATTACHMENT_KINDS)
-    pricing = PriceModel(unit=UNIT_MESSAGE, unit_price=Decimal("0.005"),
-                         notes="Sandbox: a nominal price so analytics have something to show.")
+    pricing = CATALOG["sandbox_whatsapp"]
 
     def deliver_message(self, message: OutboundMessage) -> SendResult:
         self._simulate("send")
@@ -214,8 +213,7 @@ class SandboxVoip(SandboxMixin, VoipProvider):
     name = "sandbox_voip"
     display_name = "Sandbox VoIP"
     description = "In-process VoIP provider for demos and tests."
-    pricing = PriceModel(unit=UNIT_MINUTE, unit_price=Decimal("0.01"), billing_increment_seconds=6,
-                         notes="Sandbox: a nominal per-minute price.")
+    pricing = CATALOG["sandbox_voip"]
 
     def dial(self, call: OutboundCall) -> CallResult:
         self._simulate("call")
