@@ -41,7 +41,8 @@ class Organization(models.Model):
     notification_url = models.URLField(
         blank=True, help_text="Receives signed JSON notifications of critical events."
     )
-    notification_secret = EncryptedCharField(max_length=200, blank=True)
+    # Encrypted fields store "" as NULL, hence null=True.
+    notification_secret = EncryptedCharField(max_length=200, blank=True, null=True)  # noqa: DJ001
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
