@@ -10,6 +10,8 @@ from audit.models import AuditEvent
 REDACTED = "••••"
 # Keys whose values never enter the trail, whatever dict they arrive in.
 SECRET_KEY_PARTS = ("credential", "secret", "token", "password", "api_key", "apikey", "auth")
+# Keys that hold the *names* of credential fields, never their values.
+FIELD_NAME_KEYS = frozenset({"credential_fields", "credentials_replaced"})
 
 
 def actor_label(actor: Any) -> str:
@@ -25,7 +27,11 @@ def actor_label(actor: Any) -> str:
 def redact(value: Any) -> Any:
     if isinstance(value, dict):
         return {
-            key: (REDACTED if any(part in str(key).lower() for part in SECRET_KEY_PARTS) else redact(item))
+            key: (
+                REDACTED
+                if key not in FIELD_NAME_KEYS and any(part in str(key).lower() for part in SECRET_KEY_PARTS)
+                else redact(item)
+            )
             for key, item in value.items()
         }
     if isinstance(value, list | tuple):
