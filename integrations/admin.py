@@ -15,6 +15,7 @@ from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 
 from integrations.models import Membership, Organization, OrganizationIntegration
 from integrations.selectors import administered_organizations, masked_credentials
@@ -126,7 +127,7 @@ class IntegrationInline(admin.TabularInline):
 
     @admin.display(description="Primary")
     def primary_badge(self, obj):
-        return format_html("<strong>★ Primary</strong>") if obj.is_primary else "—"
+        return mark_safe("<strong>★ Primary</strong>")  # noqa: S308 - constant markup if obj.is_primary else "—"
 
     @admin.display(description="Status")
     def status_badge(self, obj):
@@ -289,7 +290,7 @@ class OrganizationIntegrationAdmin(OrganizationScopedAdmin):
 
     @admin.display(description="Primary", ordering="is_primary")
     def primary_badge(self, obj):
-        return format_html("<strong>★ Primary</strong>") if obj.is_primary else "—"
+        return mark_safe("<strong>★ Primary</strong>")  # noqa: S308 - constant markup if obj.is_primary else "—"
 
     @admin.display(description="Status", ordering="status")
     def status_badge(self, obj):
