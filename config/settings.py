@@ -137,6 +137,11 @@ SWITCHBOARD_PROVIDERS = env.list(
     default=[
         "providers.sandbox.SandboxWhatsApp",
         "providers.sandbox.SandboxVoip",
+        "providers.whatsapp.meta_cloud.MetaCloudWhatsApp",
+        "providers.whatsapp.twilio.TwilioWhatsApp",
+        "providers.whatsapp.web_bridge.WhatsAppWebBridge",
+        "providers.voip.twilio_voice.TwilioVoice",
+        "providers.voip.telnyx.Telnyx",
     ],
 )
 # Seconds a cached route lives even if no change invalidates it (a safety net, not the
