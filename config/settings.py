@@ -114,6 +114,9 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"] if (BASE_DIR / "static").exists() else []
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 LOGIN_URL = "admin:login"
+FORMS_URLFIELD_ASSUME_HTTPS = True
+# Tests and `runserver` serve static files from the finders; production runs collectstatic.
+WHITENOISE_USE_FINDERS = DEBUG or env.bool("WHITENOISE_USE_FINDERS", default=False)
 
 # ----- security headers that matter once DEBUG is off
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env.bool("TRUST_PROXY", default=False) else None
@@ -130,6 +133,70 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = TIME_ZONE
+# Task modules beyond the autodiscovered tasks.py files.
+CELERY_IMPORTS = ["integrations.tasks_migration"]
+# Periodic jobs (celery beat): health checks with automatic failover, and the delivery sweeper
+# that re-queues rows whose worker died or whose task was lost.
+CELERY_BEAT_SCHEDULE = {
+    "health-checks": {
+        "task": "integrations.tasks.run_health_checks",
+        "schedule": env.float("HEALTH_CHECK_INTERVAL", default=60.0),
+    },
+    "sweep-stalled-deliveries": {
+        "task": "integrations.tasks.sweep_stalled_deliveries",
+        "schedule": env.float("DELIVERY_SWEEP_INTERVAL", default=30.0),
+    },
+}
+
+# ----- REST API (integrations/api): tenancy by X-Org-Id, one JSON error shape, write throttles
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        # Token first: an anonymous request then gets 401 with WWW-Authenticate, not 403.
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": [
+        "rest_framework.permissions.IsAuthenticated",
+        "integrations.api.permissions.IsOrganizationMember",
+    ],
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_PAGINATION_CLASS": "integrations.api.pagination.Pagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_THROTTLE_CLASSES": [
+        "integrations.api.throttling.UserWriteThrottle",
+        "integrations.api.throttling.OrganizationWriteThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "user_write": env.str("API_USER_WRITE_RATE", default="120/min"),
+        "org_write": env.str("API_ORG_WRITE_RATE", default="600/min"),
+        "auth_token": env.str("API_TOKEN_RATE", default="20/min"),
+    },
+    "EXCEPTION_HANDLER": "integrations.api.errors.api_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "integrations.api.schema.AutoSchema",
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Switchboard API",
+    "DESCRIPTION": (
+        "Providers per channel for each organization: integrations, switching, messages, calls, audit. "
+        "Send X-Org-Id (organization id or slug) unless you belong to exactly one organization."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {"ChannelEnum": "integrations.models.Channel"},
+    # Swagger UI from the sidecar's static files: the docs load with no CDN and no network.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "integrations.api.schema.add_error_responses",
+    ],
+}
 
 # ----- Switchboard
 SWITCHBOARD_PROVIDERS = env.list(
@@ -151,6 +218,33 @@ ROUTE_CACHE_TTL = env.int("ROUTE_CACHE_TTL", default=300)
 ROUTE_CACHE_WARNING_INTERVAL = env.int("ROUTE_CACHE_WARNING_INTERVAL", default=60)
 # Base URL used to build webhook URLs shown to admins and given to providers.
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
+# The admin's provider screens (dashboard, migration wizard, detail). Off hides them and refuses
+# migrations started from them: the product plan's rollback plan.
+PROVIDER_MANAGEMENT_ENABLED = env.bool("PROVIDER_MANAGEMENT_ENABLED", default=True)
+# How long after a completed migration the wizard still offers to roll it back.
+PROVIDER_MIGRATION_ROLLBACK_SECONDS = env.int("PROVIDER_MIGRATION_ROLLBACK_SECONDS", default=24 * 3600)
+
+# ----- Delivery, circuit breakers, health and notifications (integrations/services/dispatch.py)
+# A claimed row belongs to its worker this long; keep it well above provider timeouts × route length.
+DELIVERY_LEASE_SECONDS = env.int("DELIVERY_LEASE_SECONDS", default=120)
+# Retries after the first round (Celery exponential backoff with full jitter, factor and cap in seconds).
+DELIVERY_MAX_RETRIES = env.int("DELIVERY_MAX_RETRIES", default=5)
+DELIVERY_RETRY_BACKOFF = env.int("DELIVERY_RETRY_BACKOFF", default=2)
+DELIVERY_RETRY_BACKOFF_MAX = env.int("DELIVERY_RETRY_BACKOFF_MAX", default=300)
+# A queued row no task has picked up this long is queued again (e.g. the broker was down).
+DELIVERY_REQUEUE_AFTER = env.int("DELIVERY_REQUEUE_AFTER", default=300)
+# Circuit breaker per integration: opens after N consecutive retryable failures, for a cooldown.
+BREAKER_FAILURE_THRESHOLD = env.int("BREAKER_FAILURE_THRESHOLD", default=5)
+BREAKER_COOLDOWN_SECONDS = env.int("BREAKER_COOLDOWN_SECONDS", default=30)
+# How long one half-open probe holds the breaker before another may probe.
+BREAKER_PROBE_SECONDS = env.int("BREAKER_PROBE_SECONDS", default=30)
+# Automatic failover: K consecutive failed health checks; no two automatic switches closer than this.
+HEALTH_FAILOVER_THRESHOLD = env.int("HEALTH_FAILOVER_THRESHOLD", default=3)
+FAILOVER_COOLDOWN_SECONDS = env.int("FAILOVER_COOLDOWN_SECONDS", default=600)
+NOTIFICATION_WEBHOOK_TIMEOUT = env.float("NOTIFICATION_WEBHOOK_TIMEOUT", default=5.0)
+NOTIFICATION_WEBHOOK_MAX_RETRIES = env.int("NOTIFICATION_WEBHOOK_MAX_RETRIES", default=5)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="switchboard@localhost")
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend" if DEBUG else "django.core.mail.backends.smtp.EmailBackend")
 
 LOGGING = {
     "version": 1,
