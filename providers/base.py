@@ -399,6 +399,15 @@ class Provider:
         """Answer a provider's GET verification handshake; None means "not supported"."""
         return None
 
+    def lookup_sent(self, client_reference: str) -> str | None:
+        """The provider's id of a message or call already sent with this client reference.
+
+        Delivery asks this before re-sending a row whose worker died mid-send, so a provider
+        that can answer gets exactly-once redelivery. None means "not sent" or "cannot tell";
+        the default cannot tell. Raise ``ProviderError`` if the lookup itself failed.
+        """
+        return None
+
 
 class WhatsAppProvider(Provider):
     channel = Channel.WHATSAPP

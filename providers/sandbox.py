@@ -45,6 +45,9 @@ _outbox_lock = threading.Lock()
 
 SIGNATURE_HEADER = "X-Sandbox-Signature"
 RECORD_KEY = "switchboard:sandbox:sent"
+# Hash client reference → provider id, written in the same Redis transaction as RECORD_KEY, so
+# ``lookup_sent`` can answer like a provider that supports idempotent lookups.
+REFERENCE_KEY = "switchboard:sandbox:references"
 
 _redis_clients: dict[str, Any] = {}
 
@@ -137,18 +140,49 @@ class SandboxMixin:
         }
         with _outbox_lock:
             outbox.append(record)
-        url = self.setting("record_redis_url")
-        if url:
-            client = _redis_clients.get(url)
-            if client is None:
-                import redis
-
-                client = _redis_clients.setdefault(url, redis.Redis.from_url(url))
+        client = self._recorder()
+        if client is not None:
             try:
-                client.rpush(RECORD_KEY, json.dumps(record))
+                with client.pipeline(transaction=True) as pipe:
+                    pipe.rpush(RECORD_KEY, json.dumps(record))
+                    if payload.get("client_reference"):
+                        pipe.hset(
+                            REFERENCE_KEY,
+                            payload["client_reference"],
+                            json.dumps({"provider_id": provider_id, "label": record["label"]}),
+                        )
+                    pipe.execute()
             except Exception as exc:  # a recording failure is an outage of this provider
                 raise ProviderUnavailable(f"Sandbox recorder unreachable: {type(exc).__name__}") from None
         return provider_id
+
+    def _recorder(self):
+        url = self.setting("record_redis_url")
+        if not url:
+            return None
+        client = _redis_clients.get(url)
+        if client is None:
+            import redis
+
+            client = _redis_clients.setdefault(url, redis.Redis.from_url(url))
+        return client
+
+    def lookup_sent(self, client_reference: str) -> str | None:
+        """Answers only for sends of this sandbox integration (same provider and label)."""
+        label = self.setting("label", "")
+        client = self._recorder()
+        if client is not None:
+            try:
+                found = client.hget(REFERENCE_KEY, client_reference)
+            except Exception as exc:
+                raise ProviderUnavailable(f"Sandbox recorder unreachable: {type(exc).__name__}") from None
+            entry = json.loads(found) if found else None
+            return entry["provider_id"] if entry and entry["label"] == label else None
+        with _outbox_lock:
+            for record in outbox:
+                if (record["provider"], record["label"], record.get("client_reference")) == (self.name, label, client_reference):
+                    return record["provider_id"]
+        return None
 
     def check_health(self) -> ProviderHealth:
         status = HealthStatus(self.setting("health", "healthy"))

@@ -1,16 +1,49 @@
-"""Running connection tests and keeping each integration's health."""
+"""Running connection tests, keeping each integration's health, and automatic failover.
+
+``run_health_checks`` is what the beat task (every ``HEALTH_CHECK_INTERVAL`` seconds) and the
+``check_providers`` command call. For every active integration it runs ``test_connection``,
+stores the health (changes are audited by ``integration_test_connection``), notifies the
+organization when an integration goes down, and then, for organizations with
+``auto_failover``, decides whether to move their traffic:
+
+* **failover** — the primary has been down for ``HEALTH_FAILOVER_THRESHOLD`` consecutive
+  checks, or its circuit breaker is open: switch to the healthiest usable fallback (healthy
+  before degraded before unknown, then route order) through ``switch_primary`` with actor
+  ``system:health`` and action ``provider.failover``.
+* **fail-back** (only with ``auto_failback``) — the last switch of the channel was an automatic
+  failover and the original primary is healthy again: switch back (``provider.failback``).
+* **no flapping** — neither happens within ``FAILOVER_COOLDOWN_SECONDS`` of the channel's last
+  automatic switch. The audit trail is the memory, so every worker and host agrees.
+
+The count of consecutive failed checks lives in the cache (Redis), keyed per integration; when
+Redis is down the count cannot grow and only the breaker can trigger a failover.
+"""
 
 from __future__ import annotations
 
+import logging
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
 from audit import services as audit
-from integrations.models import OrganizationIntegration
+from audit.models import AuditEvent
+from integrations.models import Organization, OrganizationIntegration
+from integrations.services.errors import SwitchRefused
 from integrations.services.routing import invalidate_route
 from providers.base import HealthStatus, ProviderHealth
+
+logger = logging.getLogger(__name__)
+
+HEALTH_ACTOR = "system:health"
+FAILOVER_ACTION = "provider.failover"
+FAILBACK_ACTION = "provider.failback"
+SWITCH_ACTIONS = ("provider.switched", FAILOVER_ACTION, FAILBACK_ACTION)
 
 Status = OrganizationIntegration.Status
 
@@ -55,3 +88,201 @@ def integration_test_connection(*, integration: OrganizationIntegration, actor: 
             transaction.on_commit(lambda: invalidate_route(organization_id=organization_id, channel=channel))
     integration.refresh_from_db()
     return health
+
+
+# --------------------------------------------------------------------------- periodic checks
+
+
+@dataclass(frozen=True)
+class HealthCheckRow:
+    """One line of a health run, as ``check_providers`` prints it."""
+
+    organization: str
+    channel: str
+    integration: str
+    provider_name: str
+    is_primary: bool
+    health: str
+    latency_ms: int | None
+    down_streak: int
+    breaker: str
+    detail: str
+    action: str = ""
+
+
+def _streak_key(integration_id) -> str:
+    return f"sb:health:{integration_id}:down_streak"
+
+
+def down_streak(*, integration: OrganizationIntegration) -> int:
+    """How many consecutive health checks found this integration down (0 if unknown)."""
+    try:
+        return int(cache.get(_streak_key(integration.pk)) or 0)
+    except Exception:
+        return 0
+
+
+def _update_streak(integration: OrganizationIntegration, *, down: bool) -> int:
+    key = _streak_key(integration.pk)
+    try:
+        if not down:
+            cache.delete(key)
+            return 0
+        cache.add(key, 0, timeout=None)
+        return int(cache.incr(key))
+    except Exception as exc:
+        logger.warning("Cache unavailable for health streaks (%s); failover relies on breakers.", type(exc).__name__)
+        return 0
+
+
+def run_health_checks(*, organization: Organization | None = None, actor: Any = HEALTH_ACTOR) -> list[HealthCheckRow]:
+    """Test every active integration (of one organization, or of all), then fail over or back
+    where the organization asked for it. Returns one row per integration checked."""
+    from integrations.services import breaker, notifications
+
+    organizations = [organization] if organization is not None else list(Organization.objects.all())
+    rows: list[HealthCheckRow] = []
+    for org in organizations:
+        integrations = list(OrganizationIntegration.objects.for_org(org).active().order_by("channel").in_route_order())
+        by_channel: dict[str, list[HealthCheckRow]] = {}
+        for integration in integrations:
+            previous = integration.health_status
+            health = integration_test_connection(integration=integration, actor=actor)
+            streak = _update_streak(integration, down=health.status == HealthStatus.DOWN)
+            if health.status == HealthStatus.DOWN and previous != HealthStatus.DOWN:
+                notifications.notify(
+                    organization=org,
+                    event=notifications.PROVIDER_DOWN,
+                    summary=f"{integration.display_name} ({integration.provider_name}) is down",
+                    data={"integration": str(integration.pk), "channel": integration.channel,
+                          "is_primary": integration.is_primary, "detail": integration.health_detail[:300]},
+                )
+            row = HealthCheckRow(
+                organization=org.slug,
+                channel=integration.channel,
+                integration=integration.display_name,
+                provider_name=integration.provider_name,
+                is_primary=integration.is_primary,
+                health=health.status.value,
+                latency_ms=health.latency_ms,
+                down_streak=streak,
+                breaker=breaker.breaker_state(integration=integration).value,
+                detail=integration.health_detail[:120],
+            )
+            by_channel.setdefault(integration.channel, []).append(row)
+        for channel, channel_rows in by_channel.items():
+            action = evaluate_failover(organization=org, channel=channel)
+            if action:
+                channel_rows = [
+                    replace(r, action=action) if r.is_primary else r for r in channel_rows
+                ]
+            rows.extend(channel_rows)
+    return rows
+
+
+_HEALTH_RANK = {
+    OrganizationIntegration.Health.HEALTHY: 0,
+    OrganizationIntegration.Health.DEGRADED: 1,
+    OrganizationIntegration.Health.UNKNOWN: 2,
+}
+
+
+def _last_automatic_switch_at(*, organization: Organization, channel: str) -> datetime | None:
+    event = (
+        AuditEvent.objects.for_org(organization)
+        .filter(action__in=(FAILOVER_ACTION, FAILBACK_ACTION), after__primary__channel=channel)
+        .order_by("-created_at")
+        .first()
+    )
+    return event.created_at if event else None
+
+
+def evaluate_failover(*, organization: Organization, channel: str, now: datetime | None = None) -> str:
+    """Fail over or back if the organization's settings and the evidence say so.
+
+    Returns what was done, for display: "" (nothing), or a sentence naming the switch.
+    """
+    from integrations.services import notifications
+    from integrations.services.switching import switch_primary
+
+    if not organization.auto_failover:
+        return ""
+    now = now or timezone.now()
+    rows = list(OrganizationIntegration.objects.for_org(organization).for_channel(channel).in_route_order())
+    primary = next((row for row in rows if row.is_primary), None)
+    if primary is None:
+        return ""
+    threshold = max(int(settings.HEALTH_FAILOVER_THRESHOLD), 1)
+    primary_streak = down_streak(integration=primary)
+    primary_down = primary_streak >= threshold or primary.breaker_is_open(now)
+
+    last_switch = _last_automatic_switch_at(organization=organization, channel=channel)
+    cooling_down = last_switch is not None and now - last_switch < timedelta(seconds=settings.FAILOVER_COOLDOWN_SECONDS)
+
+    if primary_down:
+        if cooling_down:
+            logger.warning("%s %s primary is down but the last automatic switch was at %s; not flapping.",
+                           organization.slug, channel, last_switch)
+            return ""
+        why = (
+            f"down for {primary_streak} consecutive health checks" if primary_streak >= threshold
+            else "circuit breaker open"
+        )
+        candidates = [
+            row for row in rows
+            if not row.is_primary
+            and row.status == OrganizationIntegration.Status.ACTIVE
+            and row.health_status != OrganizationIntegration.Health.DOWN
+            and not row.breaker_is_open(now)
+            and down_streak(integration=row) == 0
+        ]
+        candidates.sort(key=lambda row: _HEALTH_RANK.get(row.health_status, 3))  # stable: keeps route order
+        for target in candidates:
+            reason = f"Automatic failover: {primary.display_name} {why}; {target.display_name} is {target.health_status}."
+            try:
+                switch_primary(organization=organization, channel=channel, target=target, actor=HEALTH_ACTOR,
+                               reason=reason, action=FAILOVER_ACTION)
+            except SwitchRefused as exc:
+                logger.warning("Failover to %s refused: %s", target.display_name, exc.message)
+                continue
+            notifications.notify(
+                organization=organization, event=notifications.PROVIDER_FAILOVER, summary=reason,
+                data={"channel": channel, "from": str(primary.pk), "to": str(target.pk)},
+            )
+            return f"failed over to {target.display_name}"
+        logger.error("%s %s primary is down and no fallback is usable.", organization.slug, channel)
+        return ""
+
+    if not organization.auto_failback or cooling_down:
+        return ""
+    last = (
+        AuditEvent.objects.for_org(organization)
+        .filter(action__in=SWITCH_ACTIONS, after__primary__channel=channel)
+        .order_by("-created_at")
+        .first()
+    )
+    if last is None or last.action != FAILOVER_ACTION:
+        return ""
+    original_id = ((last.before or {}).get("primary") or {}).get("id")
+    original = next((row for row in rows if str(row.pk) == original_id), None)
+    if (
+        original is None
+        or original.is_primary
+        or original.status != OrganizationIntegration.Status.ACTIVE
+        or original.health_status != OrganizationIntegration.Health.HEALTHY
+        or original.breaker_is_open(now)
+        or down_streak(integration=original)
+    ):
+        return ""
+    reason = f"Automatic fail-back: {original.display_name} is healthy again."
+    try:
+        switch_primary(organization=organization, channel=channel, target=original, actor=HEALTH_ACTOR,
+                       reason=reason, action=FAILBACK_ACTION)
+    except SwitchRefused as exc:
+        logger.warning("Fail-back to %s refused: %s", original.display_name, exc.message)
+        return ""
+    notifications.notify(
+        organization=organization, event=notifications.PROVIDER_FAILBACK, summary=reason,
+        data={"channel": channel, "from": str(primary.pk), "to": str(original.pk)},
+    )
+    return f"failed back to {original.display_name}"

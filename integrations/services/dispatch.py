@@ -1,0 +1,439 @@
+"""Delivering one queued message or call: the work behind the Celery tasks.
+
+The flow (DESIGN.md, "The flow of one message"):
+
+1. **Claim** the row: ``SELECT … FOR UPDATE SKIP LOCKED`` where it is ``queued`` (or ``sending``
+   with an expired lease), move it to ``sending`` with a lease of ``DELIVERY_LEASE_SECONDS``,
+   commit. A row another worker holds, or one already sent, is left alone: duplicate task
+   messages (redelivery after a lost worker, a sweep) cost a query and send nothing.
+2. **Route at send time**: ``routing.route_integrations`` — primary first, then active
+   fallbacks by priority. A switch committed before this point is what this delivery uses.
+3. **Try each integration** in order, skipping those whose circuit breaker is open, recording
+   every attempt (integration, provider, outcome, error code, latency) on the row:
+
+   * success → ``sent`` with the provider's id, the integration, the cost (provider-reported,
+     else the catalog price with the integration's overrides; ``cost_source`` says which) and
+     the latency. Stop.
+   * ``ProviderUnavailable`` (retryable: timeouts, 5xx, rate limits) → counts towards the
+     integration's breaker; try the next integration.
+   * ``ProviderRejected`` — **the fail-over rule**: a refusal tied to *this provider*
+     (``fail_over=True``: its credentials were rejected, the account is suspended, the sender
+     is not set up, or the integration's configuration cannot work) tries the next integration,
+     because another provider may well accept the same message. A refusal that would happen
+     anywhere (``fail_over=False``: invalid recipient, body too long, unsupported attachment)
+     fails the message at once: sending it elsewhere would fail again, or worse, succeed
+     somewhere the organization did not choose for a message its primary refused. Neither kind
+     counts towards the breaker: a rejection is not an outage.
+4. **Nothing succeeded**: when at least one failure was retryable (or an integration was skipped
+   for an open breaker, or the route was empty), the row goes back to ``queued`` and the task is
+   retried by Celery with exponential backoff and jitter. After ``DELIVERY_MAX_RETRIES`` retries
+   (counted on the row, so a re-queued task cannot reset the count) it is ``failed``, every
+   attempt and the reasons kept, and the organization is notified. When every failure was a
+   provider-tied rejection, retrying cannot help: ``failed`` now.
+
+Never sent twice: only a claimed row is sent, and ``sent`` is written with a conditional UPDATE
+that requires this worker's lease. The one window no database can close is a worker dying
+after the provider accepted a message and before ``sent`` was committed; when its lease expires
+the row is *in doubt*, and before sending again delivery asks each of the channel's
+integrations whether it already carries a message with our reference
+(``Provider.lookup_sent``). Providers that can answer make the redelivery exactly-once; for
+those that cannot, it is at-least-once, and the client reference we pass lets the provider or
+the recipient de-duplicate. Keep ``DELIVERY_LEASE_SECONDS`` well above the time one round of
+attempts can take (provider timeouts × integrations), or a slow worker's lease can expire
+while it is still sending.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from integrations.models import Call, Channel, Message, OrganizationIntegration
+from integrations.services import breaker, notifications
+from integrations.services.routing import route_integrations
+from providers.base import (
+    Attachment,
+    OutboundCall,
+    OutboundMessage,
+    ProviderConfigurationError,
+    ProviderError,
+    ProviderRejected,
+    ProviderUnavailable,
+)
+
+logger = logging.getLogger(__name__)
+
+# Attempt outcomes recorded on Message.attempts / Call.attempts.
+OUTCOME_SENT = "sent"  # the provider accepted it
+OUTCOME_RECONCILED = "reconciled"  # found already sent by a worker that died before recording it
+OUTCOME_UNAVAILABLE = "unavailable"  # retryable failure: outage, timeout, rate limit
+OUTCOME_REJECTED = "rejected"  # the provider refused; see the fail-over rule above
+OUTCOME_SKIPPED = "skipped_breaker"  # not tried: its circuit breaker is open
+OUTCOME_NO_ROUTE = "no_route"  # the channel has no active integration
+
+DELIVERED = "sent"
+DEFERRED = "deferred"
+FAILED = "failed"
+NOT_CLAIMED = "not_claimed"
+
+
+class DeliveryDeferred(Exception):
+    """Every integration failed in a way worth retrying; the task retries with backoff."""
+
+
+@dataclass(frozen=True)
+class DeliveryOutcome:
+    status: str  # DELIVERED, DEFERRED, FAILED or NOT_CLAIMED
+    object_id: str
+    integration_id: str | None = None
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class _Kind:
+    """What differs between delivering a message and placing a call."""
+
+    model: type[Message] | type[Call]
+    queued: str
+    sending: str
+    sent: str
+    failed: str
+    provider_id_field: str
+    sent_at_field: str
+    failure_event: str
+
+
+MESSAGE = _Kind(Message, Message.Status.QUEUED, Message.Status.SENDING, Message.Status.SENT,
+                Message.Status.FAILED, "provider_message_id", "sent_at", notifications.MESSAGE_FAILED)
+CALL = _Kind(Call, Call.Status.QUEUED, Call.Status.DIALING, Call.Status.INITIATED,
+             Call.Status.FAILED, "provider_call_id", "started_at", notifications.CALL_FAILED)
+
+
+def lease_duration() -> timedelta:
+    return timedelta(seconds=settings.DELIVERY_LEASE_SECONDS)
+
+
+# --------------------------------------------------------------------------- claiming
+
+
+def _claim(kind: _Kind, object_id: Any, now: datetime) -> tuple[Any, bool]:
+    """Take the row for this worker. Returns (row or None, in_doubt)."""
+    with transaction.atomic():
+        row = (
+            kind.model.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("organization")
+            .filter(pk=object_id)
+            .filter(Q(status=kind.queued) | Q(status=kind.sending, lease_expires_at__lt=now))
+            .first()
+        )
+        if row is None:
+            return None, False
+        in_doubt = row.status == kind.sending
+        row.status = kind.sending
+        row.lease_expires_at = now + lease_duration()
+        row.save(update_fields=["status", "lease_expires_at", "updated_at"])
+    return row, in_doubt
+
+
+# --------------------------------------------------------------------------- provider calls
+
+
+def _outbound(kind: _Kind, row: Any) -> OutboundMessage | OutboundCall:
+    if kind is MESSAGE:
+        return OutboundMessage(
+            to=row.to,
+            body=row.body,
+            attachments=tuple(Attachment.from_dict(a) for a in row.attachments or ()),
+            reference=row.reference or None,
+            client_reference=str(row.pk),
+        )
+    return OutboundCall(
+        to=row.to,
+        from_number=row.from_number or None,
+        twiml=row.twiml or None,
+        client_reference=str(row.pk),
+    )
+
+
+def _send(kind: _Kind, integration: OrganizationIntegration, outbound: Any):
+    adapter = integration.adapter()
+    if kind is MESSAGE:
+        result = adapter.send_message(outbound)
+        return result.provider_message_id, result
+    result = adapter.place_call(outbound)
+    return result.provider_call_id, result
+
+
+def _cost(kind: _Kind, integration: OrganizationIntegration, row: Any, result: Any) -> tuple[Decimal | None, str, str]:
+    """(cost, currency, cost_source). A call's cost is known only once it ends (webhook)."""
+    if result is not None and result.cost is not None:
+        return result.cost, (result.currency or "").upper()[:3], "provider"
+    if kind is CALL:
+        return None, "", ""
+    prices = integration.provider_class().pricing.with_overrides(integration.config)
+    return prices.message_cost(category=row.category or None), prices.currency, "catalog"
+
+
+def _attempt(integration: OrganizationIntegration | None, outcome: str, *, round_number: int,
+             started: datetime, latency_ms: int | None = None, error: ProviderError | str | None = None) -> dict:
+    entry = {
+        "at": started.isoformat(),
+        "round": round_number,
+        "integration": str(integration.pk) if integration else None,
+        "provider": integration.provider_name if integration else "",
+        "outcome": outcome,
+        "latency_ms": latency_ms,
+    }
+    if isinstance(error, ProviderError):
+        entry["error_code"] = error.code or type(error).__name__
+        entry["error"] = str(error.message)[:500]
+    elif error:
+        entry["error"] = str(error)[:500]
+    return entry
+
+
+def _elapsed_ms(started: datetime) -> int:
+    return max(int((timezone.now() - started).total_seconds() * 1000), 0)
+
+
+# --------------------------------------------------------------------------- recording
+
+
+def _record_sent(kind: _Kind, row: Any, *, integration, provider_id: str, result, attempts, claimed_lease) -> bool:
+    cost, currency, cost_source = _cost(kind, integration, row, result)
+    now = timezone.now()
+    fields = {
+        "status": kind.sent,
+        "integration": integration,
+        "provider_name": integration.provider_name,
+        kind.provider_id_field: provider_id[:255],
+        "cost": cost,
+        "currency": currency,
+        "cost_source": cost_source,
+        "latency_ms": result.latency_ms if result is not None else None,
+        "attempts": attempts,
+        "error": "",
+        "error_code": "",
+        "lease_expires_at": None,
+        kind.sent_at_field: now,
+        "updated_at": now,
+    }
+    # Our lease is the claim token: if it expired and another worker took the row, we do not
+    # overwrite what that worker records.
+    updated = kind.model.objects.filter(pk=row.pk, status=kind.sending, lease_expires_at=claimed_lease).update(**fields)
+    if not updated:
+        logger.error(
+            "Lease on %s %s was lost while sending through %s (provider id %s); the row was not updated.",
+            kind.model.__name__, row.pk, integration.provider_name, provider_id,
+        )
+    return bool(updated)
+
+
+def _record_failed(kind: _Kind, row: Any, *, attempts, reason: str, code: str, claimed_lease) -> None:
+    now = timezone.now()
+    fields = {
+        "status": kind.failed,
+        "attempts": attempts,
+        "error": reason[:2000],
+        "error_code": code[:64],
+        "lease_expires_at": None,
+        "updated_at": now,
+    }
+    if kind is MESSAGE:
+        fields["failed_at"] = now
+    else:
+        fields["ended_at"] = now
+    with transaction.atomic():
+        updated = kind.model.objects.filter(pk=row.pk, status=kind.sending, lease_expires_at=claimed_lease).update(**fields)
+        if updated:
+            notifications.notify(
+                organization=row.organization,
+                event=kind.failure_event,
+                summary=f"{kind.model.__name__} to {row.to} failed: {reason[:150]}",
+                data={"id": str(row.pk), "reference": row.reference, "error_code": code, "attempts": len(attempts)},
+            )
+
+
+def _record_deferred(kind: _Kind, row: Any, *, attempts, reason: str, code: str, retry_count: int, claimed_lease) -> None:
+    now = timezone.now()
+    # Re-queue horizon for the sweeper: past the longest backoff, plus a lease of slack.
+    horizon = now + timedelta(seconds=settings.DELIVERY_RETRY_BACKOFF_MAX) + lease_duration()
+    kind.model.objects.filter(pk=row.pk, status=kind.sending, lease_expires_at=claimed_lease).update(
+        status=kind.queued,
+        attempts=attempts,
+        retry_count=retry_count,
+        error=reason[:2000],
+        error_code=code[:64],
+        lease_expires_at=horizon,
+        updated_at=now,
+    )
+
+
+# --------------------------------------------------------------------------- the delivery
+
+
+def _reconcile(kind: _Kind, row: Any, *, attempts, round_number, claimed_lease) -> DeliveryOutcome | None:
+    """A row whose previous worker died mid-send: did a provider already take it?"""
+    candidates = OrganizationIntegration.objects.for_org(row.organization).filter(
+        channel=Channel.VOIP if kind is CALL else row.channel
+    )
+    for integration in candidates:
+        started = timezone.now()
+        try:
+            provider_id = integration.adapter().lookup_sent(str(row.pk))
+        except ProviderError as exc:
+            logger.warning("Could not ask %s whether %s was sent: %s", integration.provider_name, row.pk, exc)
+            continue
+        if provider_id:
+            attempts.append(_attempt(integration, OUTCOME_RECONCILED, round_number=round_number, started=started))
+            _record_sent(kind, row, integration=integration, provider_id=provider_id, result=None,
+                         attempts=attempts, claimed_lease=claimed_lease)
+            return DeliveryOutcome(DELIVERED, str(row.pk), str(integration.pk), "reconciled")
+    return None
+
+
+def _deliver(kind: _Kind, object_id: Any) -> DeliveryOutcome:
+    now = timezone.now()
+    row, in_doubt = _claim(kind, object_id, now)
+    if row is None:
+        return DeliveryOutcome(NOT_CLAIMED, str(object_id))
+    claimed_lease = row.lease_expires_at
+    attempts: list[dict] = list(row.attempts or [])
+    round_number = row.retry_count + 1
+
+    if in_doubt:
+        reconciled = _reconcile(kind, row, attempts=attempts, round_number=round_number, claimed_lease=claimed_lease)
+        if reconciled is not None:
+            return reconciled
+
+    channel = Channel.VOIP if kind is CALL else row.channel
+    route = route_integrations(organization=row.organization, channel=channel)
+    outbound = _outbound(kind, row)
+    retryable_reasons: list[str] = []
+    final_reasons: list[str] = []
+    last_code = ""
+
+    if not route:
+        attempts.append(_attempt(None, OUTCOME_NO_ROUTE, round_number=round_number, started=now,
+                                 error=f"No active {channel} integration."))
+        retryable_reasons.append(f"no active {channel} integration")
+        last_code = OUTCOME_NO_ROUTE
+
+    for integration in route:
+        started = timezone.now()
+        if not breaker.breaker_allows(integration=integration, now=started):
+            attempts.append(_attempt(integration, OUTCOME_SKIPPED, round_number=round_number, started=started))
+            retryable_reasons.append(f"{integration.display_name}: circuit breaker open")
+            last_code = last_code or OUTCOME_SKIPPED
+            continue
+        try:
+            provider_id, result = _send(kind, integration, outbound)
+        except ProviderUnavailable as exc:
+            attempts.append(_attempt(integration, OUTCOME_UNAVAILABLE, round_number=round_number, started=started,
+                                     latency_ms=_elapsed_ms(started), error=exc))
+            retryable_reasons.append(f"{integration.display_name}: {exc}")
+            last_code = exc.code or "unavailable"
+            breaker.record_failure(integration=integration, detail=str(exc))
+            continue
+        except (ProviderRejected, ProviderConfigurationError) as exc:
+            fail_over = getattr(exc, "fail_over", True)
+            attempts.append(_attempt(integration, OUTCOME_REJECTED, round_number=round_number, started=started,
+                                     latency_ms=_elapsed_ms(started), error=exc))
+            last_code = exc.code or "rejected"
+            if not fail_over:
+                _record_failed(kind, row, attempts=attempts, reason=f"{integration.display_name}: {exc}",
+                               code=last_code, claimed_lease=claimed_lease)
+                return DeliveryOutcome(FAILED, str(row.pk), str(integration.pk), str(exc))
+            final_reasons.append(f"{integration.display_name}: {exc}")
+            continue
+        except ProviderError as exc:
+            # An adapter raising the root class has not said whether retrying helps; its
+            # ``retryable`` flag decides, and either way another provider may succeed.
+            outcome = OUTCOME_UNAVAILABLE if exc.retryable else OUTCOME_REJECTED
+            attempts.append(_attempt(integration, outcome, round_number=round_number, started=started,
+                                     latency_ms=_elapsed_ms(started), error=exc))
+            (retryable_reasons if exc.retryable else final_reasons).append(f"{integration.display_name}: {exc}")
+            last_code = exc.code or type(exc).__name__
+            continue
+        except Exception as exc:
+            # A bug in an adapter is that provider's outage, not a reason to lose the message.
+            logger.exception("Adapter %s raised unexpectedly", integration.provider_name)
+            attempts.append(_attempt(integration, OUTCOME_UNAVAILABLE, round_number=round_number, started=started,
+                                     latency_ms=_elapsed_ms(started), error=f"internal error ({type(exc).__name__})"))
+            retryable_reasons.append(f"{integration.display_name}: internal error ({type(exc).__name__})")
+            last_code = "adapter_error"
+            breaker.record_failure(integration=integration, detail=type(exc).__name__)
+            continue
+
+        attempts.append(_attempt(integration, OUTCOME_SENT, round_number=round_number, started=started,
+                                 latency_ms=result.latency_ms))
+        breaker.record_success(integration=integration)
+        _record_sent(kind, row, integration=integration, provider_id=provider_id, result=result,
+                     attempts=attempts, claimed_lease=claimed_lease)
+        return DeliveryOutcome(DELIVERED, str(row.pk), str(integration.pk))
+
+    reason = "; ".join(retryable_reasons + final_reasons) or "no integration could send it"
+    if retryable_reasons and row.retry_count < settings.DELIVERY_MAX_RETRIES:
+        _record_deferred(kind, row, attempts=attempts, reason=reason, code=last_code,
+                         retry_count=row.retry_count + 1, claimed_lease=claimed_lease)
+        raise DeliveryDeferred(reason)
+    if retryable_reasons:
+        reason = f"Gave up after {row.retry_count + 1} rounds: {reason}"
+    _record_failed(kind, row, attempts=attempts, reason=reason, code=last_code, claimed_lease=claimed_lease)
+    return DeliveryOutcome(FAILED, str(row.pk), None, reason)
+
+
+def deliver_message(*, message_id: Any) -> DeliveryOutcome:
+    """Deliver one queued message (see the module docstring). Raises ``DeliveryDeferred`` when
+    it should be retried later."""
+    return _deliver(MESSAGE, message_id)
+
+
+def deliver_call(*, call_id: Any) -> DeliveryOutcome:
+    """Place one queued call; same rules as ``deliver_message``."""
+    return _deliver(CALL, call_id)
+
+
+# --------------------------------------------------------------------------- the sweeper
+
+
+def _stalled(kind: _Kind, now: datetime, requeue_after: timedelta):
+    return kind.model.objects.filter(
+        Q(status=kind.sending, lease_expires_at__lt=now)
+        | Q(status=kind.queued, lease_expires_at__lt=now)
+        | Q(status=kind.queued, lease_expires_at__isnull=True, created_at__lt=now - requeue_after)
+    )
+
+
+def sweep_stalled(*, now: datetime | None = None, requeue_after: timedelta | None = None, limit: int = 1000) -> dict[str, int]:
+    """Queue again what no worker is going to finish.
+
+    Catches rows whose worker died while sending (lease expired), rows whose retry task was
+    lost, and rows queued while the broker was down. Each gets a fresh horizon so the next sweep
+    does not queue it again while the task waits in the broker; the task's claim makes any
+    duplicate harmless. Returns how many of each kind were queued.
+    """
+    from celery import current_app
+
+    from integrations.services.delivery import DELIVER_CALL_TASK, DELIVER_MESSAGE_TASK
+
+    now = now or timezone.now()
+    requeue_after = requeue_after or timedelta(seconds=settings.DELIVERY_REQUEUE_AFTER)
+    counts = {}
+    for kind, task_name in ((MESSAGE, DELIVER_MESSAGE_TASK), (CALL, DELIVER_CALL_TASK)):
+        ids = list(_stalled(kind, now, requeue_after).order_by("created_at").values_list("pk", flat=True)[:limit])
+        for object_id in ids:
+            # Only queued rows get a new horizon; a sending row keeps its expired lease, which
+            # is what lets the next claim take it (as in doubt).
+            kind.model.objects.filter(pk=object_id, status=kind.queued).update(lease_expires_at=now + requeue_after)
+            current_app.send_task(task_name, args=[str(object_id)])
+        counts[kind.model.__name__.lower()] = len(ids)
+    return counts
