@@ -1,0 +1,71 @@
+import json
+import os
+import platform
+from datetime import UTC, datetime
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+from django.db import connection
+
+from integrations.benchmarking import scenarios
+
+
+class Command(BaseCommand):
+    help = "Measure routing, switching and delivery against the configured PostgreSQL and Redis; print a table, write JSON."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--quick", action="store_true", help="Fewer repetitions (CI): figures are printed, not judged.")
+        parser.add_argument("--json", dest="json_path", default="benchmark.json", help="Where to write the JSON results.")
+        parser.add_argument("--only", action="append", default=[], help="Run only sections whose name contains this.")
+
+    def handle(self, *args, quick, json_path, only, **options):
+        reps = 300 if quick else 5000
+        plan = [
+            ("route", lambda: scenarios.route_resolution(repetitions=reps)),
+            ("switch", lambda: scenarios.switch_latency(repetitions=50 if quick else 500)),
+            ("storm", lambda: scenarios.switch_storm(threads=8 if quick else 32, switches_per_thread=10 if quick else 50)),
+        ]
+        rows = []
+        for name, run in plan:
+            if only and not any(o in name for o in only):
+                continue
+            self.stderr.write(f"running {name} …")
+            rows.extend(run())
+        self.stdout.write(render_table(rows))
+        document = {
+            "generated_at": datetime.now(UTC).isoformat(),
+            "quick": quick,
+            "machine": {
+                "platform": platform.platform(),
+                "python": platform.python_version(),
+                "cpus": os.cpu_count(),
+                "database": connection.vendor,
+                "redis": bool(settings.REDIS_URL),
+            },
+            "results": [row.as_dict() for row in rows],
+        }
+        with open(json_path, "w") as handle:
+            json.dump(document, handle, indent=2)
+        self.stdout.write(f"JSON written to {json_path}")
+
+
+def render_table(rows) -> str:
+    header = ("section", "measurement", "n", "p50 µs", "p99 µs", "notes")
+    lines = [header]
+    for row in rows:
+        notes = ", ".join(f"{k}={v}" for k, v in row.extra.items() if k != "target")
+        lines.append(
+            (
+                row.section,
+                row.name,
+                str(row.count),
+                "" if row.median_us is None else f"{row.median_us:.1f}",
+                "" if row.p99_us is None else f"{row.p99_us:.1f}",
+                notes,
+            )
+        )
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header) - 1)]
+    out = []
+    for line in lines:
+        out.append("  ".join(cell.ljust(width) for cell, width in zip(line[:-1], widths, strict=True)) + "  " + line[-1])
+    return "\n".join(out)
