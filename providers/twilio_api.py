@@ -124,7 +124,8 @@ def compute_signature(url: str, params: Mapping[str, Iterable[str] | str], auth_
         values = params[name]
         if isinstance(values, str):
             values = [values]
-        for value in sorted(values):
+        # Identical repeated values count once, as in Twilio's own RequestValidator.
+        for value in sorted(set(values)):
             payload += f"{name}{value}"
     digest = hmac.new(auth_token.encode(), payload.encode("utf-8"), hashlib.sha1).digest()
     return base64.b64encode(digest).decode()
