@@ -77,7 +77,7 @@ SANDBOX_FIELDS = (
                 default="healthy"),
     ConfigField("label", "Recording label", required=False,
                 help_text="Recorded with each send, to tell sandbox integrations apart."),
-    ConfigField("record_redis_url", "Record sends to Redis", kind="url", required=False,
+    ConfigField("record_redis_url", "Record sends to Redis", required=False,  # checked in clean_config: redis://, not http(s)
                 help_text="redis:// URL; each send is appended to a list other processes can read."),
 )
 

@@ -183,9 +183,12 @@ def _cost(kind: _Kind, integration: OrganizationIntegration, row: Any, result: A
 
 
 def _attempt(integration: OrganizationIntegration | None, outcome: str, *, round_number: int,
-             started: datetime, latency_ms: int | None = None, error: ProviderError | str | None = None) -> dict:
+             started: datetime, latency_ms: int | None = None, error: ProviderError | str | None = None,
+             routed_at: datetime | None = None) -> dict:
     entry = {
         "at": started.isoformat(),
+        # When this round resolved its route: a switch committed before it is what it used.
+        "routed_at": routed_at.isoformat() if routed_at else None,
         "round": round_number,
         "integration": str(integration.pk) if integration else None,
         "provider": integration.provider_name if integration else "",
@@ -315,6 +318,7 @@ def _deliver(kind: _Kind, object_id: Any) -> DeliveryOutcome:
             return reconciled
 
     channel = Channel.VOIP if kind is CALL else row.channel
+    routed_at = timezone.now()
     route = route_integrations(organization=row.organization, channel=channel)
     outbound = _outbound(kind, row)
     retryable_reasons: list[str] = []
@@ -322,7 +326,7 @@ def _deliver(kind: _Kind, object_id: Any) -> DeliveryOutcome:
     last_code = ""
 
     if not route:
-        attempts.append(_attempt(None, OUTCOME_NO_ROUTE, round_number=round_number, started=now,
+        attempts.append(_attempt(None, OUTCOME_NO_ROUTE, routed_at=routed_at, round_number=round_number, started=now,
                                  error=f"No active {channel} integration."))
         retryable_reasons.append(f"no active {channel} integration")
         last_code = OUTCOME_NO_ROUTE
@@ -330,14 +334,14 @@ def _deliver(kind: _Kind, object_id: Any) -> DeliveryOutcome:
     for integration in route:
         started = timezone.now()
         if not breaker.breaker_allows(integration=integration, now=started):
-            attempts.append(_attempt(integration, OUTCOME_SKIPPED, round_number=round_number, started=started))
+            attempts.append(_attempt(integration, OUTCOME_SKIPPED, routed_at=routed_at, round_number=round_number, started=started))
             retryable_reasons.append(f"{integration.display_name}: circuit breaker open")
             last_code = last_code or OUTCOME_SKIPPED
             continue
         try:
             provider_id, result = _send(kind, integration, outbound)
         except ProviderUnavailable as exc:
-            attempts.append(_attempt(integration, OUTCOME_UNAVAILABLE, round_number=round_number, started=started,
+            attempts.append(_attempt(integration, OUTCOME_UNAVAILABLE, routed_at=routed_at, round_number=round_number, started=started,
                                      latency_ms=_elapsed_ms(started), error=exc))
             retryable_reasons.append(f"{integration.display_name}: {exc}")
             last_code = exc.code or "unavailable"
@@ -345,7 +349,7 @@ def _deliver(kind: _Kind, object_id: Any) -> DeliveryOutcome:
             continue
         except (ProviderRejected, ProviderConfigurationError) as exc:
             fail_over = getattr(exc, "fail_over", True)
-            attempts.append(_attempt(integration, OUTCOME_REJECTED, round_number=round_number, started=started,
+            attempts.append(_attempt(integration, OUTCOME_REJECTED, routed_at=routed_at, round_number=round_number, started=started,
                                      latency_ms=_elapsed_ms(started), error=exc))
             last_code = exc.code or "rejected"
             if not fail_over:
@@ -358,7 +362,7 @@ def _deliver(kind: _Kind, object_id: Any) -> DeliveryOutcome:
             # An adapter raising the root class has not said whether retrying helps; its
             # ``retryable`` flag decides, and either way another provider may succeed.
             outcome = OUTCOME_UNAVAILABLE if exc.retryable else OUTCOME_REJECTED
-            attempts.append(_attempt(integration, outcome, round_number=round_number, started=started,
+            attempts.append(_attempt(integration, outcome, routed_at=routed_at, round_number=round_number, started=started,
                                      latency_ms=_elapsed_ms(started), error=exc))
             (retryable_reasons if exc.retryable else final_reasons).append(f"{integration.display_name}: {exc}")
             last_code = exc.code or type(exc).__name__
@@ -366,14 +370,14 @@ def _deliver(kind: _Kind, object_id: Any) -> DeliveryOutcome:
         except Exception as exc:
             # A bug in an adapter is that provider's outage, not a reason to lose the message.
             logger.exception("Adapter %s raised unexpectedly", integration.provider_name)
-            attempts.append(_attempt(integration, OUTCOME_UNAVAILABLE, round_number=round_number, started=started,
+            attempts.append(_attempt(integration, OUTCOME_UNAVAILABLE, routed_at=routed_at, round_number=round_number, started=started,
                                      latency_ms=_elapsed_ms(started), error=f"internal error ({type(exc).__name__})"))
             retryable_reasons.append(f"{integration.display_name}: internal error ({type(exc).__name__})")
             last_code = "adapter_error"
             breaker.record_failure(integration=integration, detail=type(exc).__name__)
             continue
 
-        attempts.append(_attempt(integration, OUTCOME_SENT, round_number=round_number, started=started,
+        attempts.append(_attempt(integration, OUTCOME_SENT, routed_at=routed_at, round_number=round_number, started=started,
                                  latency_ms=result.latency_ms))
         breaker.record_success(integration=integration)
         _record_sent(kind, row, integration=integration, provider_id=provider_id, result=result,
