@@ -1,10 +1,10 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from integrations.pairing_views import integration_pairing
+from integrations.admin_views import urls as provider_admin_urls
 
 urlpatterns = [
-    path("admin/integrations/<uuid:integration_id>/pairing/", integration_pairing, name="integration_pairing"),
+    # The admin's provider screens; before admin.site.urls, whose catch-all would answer first.
+    path("admin/providers/", include(provider_admin_urls())),
     path("admin/", admin.site.urls),
-    path("webhooks/", include("integrations.webhooks")),
 ]

@@ -60,7 +60,9 @@ def management_enabled() -> bool:
 
 
 def rollback_window() -> timedelta:
-    return timedelta(seconds=int(getattr(settings, "PROVIDER_MIGRATION_ROLLBACK_SECONDS", 24 * 3600)))
+    return timedelta(
+        seconds=int(getattr(settings, "PROVIDER_MIGRATION_ROLLBACK_SECONDS", 24 * 3600))
+    )
 
 
 def _refuse_when_disabled() -> None:
@@ -74,11 +76,24 @@ def _refuse_when_disabled() -> None:
 def _log(migration: ProviderMigration, *, step: str, outcome: str, detail: str = "") -> None:
     migration.log = [
         *(migration.log or []),
-        {"at": timezone.now().isoformat(), "step": step, "outcome": outcome, "detail": detail[:500]},
+        {
+            "at": timezone.now().isoformat(),
+            "step": step,
+            "outcome": outcome,
+            "detail": detail[:500],
+        },
     ]
 
 
-def _audit(migration: ProviderMigration, *, action: str, actor: Any, outcome: str = "success", reason: str = "", after: dict | None = None) -> None:
+def _audit(
+    migration: ProviderMigration,
+    *,
+    action: str,
+    actor: Any,
+    outcome: str = "success",
+    reason: str = "",
+    after: dict | None = None,
+) -> None:
     audit.record(
         action=f"migration.{action}",
         actor=actor,
@@ -99,7 +114,11 @@ def _audit(migration: ProviderMigration, *, action: str, actor: Any, outcome: st
 
 
 def _locked(migration_id: UUID | str) -> ProviderMigration:
-    return ProviderMigration.objects.select_for_update().select_related("organization").get(pk=migration_id)
+    return (
+        ProviderMigration.objects.select_for_update()
+        .select_related("organization")
+        .get(pk=migration_id)
+    )
 
 
 def _require_state(migration: ProviderMigration, *allowed: str, doing: str) -> None:
@@ -123,13 +142,21 @@ def migration_get(*, organization: Organization, migration_id: UUID | str) -> Pr
     from integrations.services.errors import NotFound
 
     try:
-        return ProviderMigration.objects.for_org(organization).select_related("source", "target").get(pk=migration_id)
+        return (
+            ProviderMigration.objects.for_org(organization)
+            .select_related("source", "target")
+            .get(pk=migration_id)
+        )
     except (ProviderMigration.DoesNotExist, ValueError, ValidationError):
         raise NotFound("No such migration for this organization.") from None
 
 
 def _current_primary(organization: Organization, channel: str) -> OrganizationIntegration | None:
-    return OrganizationIntegration.objects.for_org(organization).filter(channel=channel, is_primary=True).first()
+    return (
+        OrganizationIntegration.objects.for_org(organization)
+        .filter(channel=channel, is_primary=True)
+        .first()
+    )
 
 
 def _check_provider(provider_name: str, channel: str):
@@ -138,11 +165,15 @@ def _check_provider(provider_name: str, channel: str):
     except UnknownProvider as exc:
         raise ValidationError({"provider_name": [str(exc)]}) from None
     if provider_class.channel != channel:
-        raise ValidationError({"provider_name": [f"{provider_class.display_name} is not a {channel} provider."]})
+        raise ValidationError(
+            {"provider_name": [f"{provider_class.display_name} is not a {channel} provider."]}
+        )
     return provider_class
 
 
-def migration_start(*, organization: Organization, channel: str, provider_name: str, actor: Any) -> ProviderMigration:
+def migration_start(
+    *, organization: Organization, channel: str, provider_name: str, actor: Any
+) -> ProviderMigration:
     """Open a migration (state draft) towards a provider, from the channel's current primary.
 
     Refused while another migration of the same (organization, channel) is open.
@@ -151,7 +182,7 @@ def migration_start(*, organization: Organization, channel: str, provider_name: 
     _check_provider(provider_name, channel)
     existing = open_migration(organization=organization, channel=channel)
     if existing is not None:
-        raise OperationRefused(_concurrent_message(existing), code="migration_in_progress")
+        raise OperationRefused(concurrent_message(existing), code="migration_in_progress")
     source = _current_primary(organization, channel)
     migration = ProviderMigration(
         organization=organization,
@@ -169,14 +200,21 @@ def migration_start(*, organization: Organization, channel: str, provider_name: 
         # The partial unique index: another admin opened one between our check and our insert.
         existing = open_migration(organization=organization, channel=channel)
         raise OperationRefused(
-            _concurrent_message(existing) if existing else "Another migration of this channel is already open.",
+            concurrent_message(existing)
+            if existing
+            else "Another migration of this channel is already open.",
             code="migration_in_progress",
         ) from None
     return migration
 
 
-def _concurrent_message(existing: ProviderMigration) -> str:
-    who = existing.created_by.get_username() if existing.created_by_id and existing.created_by else "someone"
+def concurrent_message(existing: ProviderMigration) -> str:
+    """Why a second migration of the same channel is refused, for the person who asked."""
+    who = (
+        existing.created_by.get_username()
+        if existing.created_by_id and existing.created_by
+        else "someone"
+    )
     return (
         f"A {existing.get_channel_display()} migration for {existing.organization.name} is already "
         f"{existing.get_state_display().lower()} (opened by {who} at {existing.created_at:%Y-%m-%d %H:%M} UTC). "
@@ -184,13 +222,17 @@ def _concurrent_message(existing: ProviderMigration) -> str:
     )
 
 
-def migration_select_provider(*, migration: ProviderMigration, provider_name: str, actor: Any) -> ProviderMigration:
+def migration_select_provider(
+    *, migration: ProviderMigration, provider_name: str, actor: Any
+) -> ProviderMigration:
     """Go back to step 1 and choose another provider; forgets the configured target."""
     _refuse_when_disabled()
     _check_provider(provider_name, migration.channel)
     with transaction.atomic():
         current = _locked(migration.pk)
-        _require_state(current, State.DRAFT, State.CONFIGURED, State.TESTED, doing="change its provider")
+        _require_state(
+            current, State.DRAFT, State.CONFIGURED, State.TESTED, doing="change its provider"
+        )
         current.target_provider_name = provider_name
         current.target = None
         current.state = State.DRAFT
@@ -220,16 +262,33 @@ def migration_configure(
     if existing_integration_id:
         target = (
             OrganizationIntegration.objects.for_org(organization)
-            .filter(channel=migration.channel, provider_name=migration.target_provider_name, pk=existing_integration_id)
+            .filter(
+                channel=migration.channel,
+                provider_name=migration.target_provider_name,
+                pk=existing_integration_id,
+            )
             .first()
         )
         if target is None:
-            raise ValidationError({"existing": ["Choose one of this channel's integrations of the selected provider."]})
+            raise ValidationError(
+                {
+                    "existing": [
+                        "Choose one of this channel's integrations of the selected provider."
+                    ]
+                }
+            )
         if target.is_primary:
-            raise ValidationError({"existing": [f"'{target.display_name}' is already the primary."]})
+            raise ValidationError(
+                {"existing": [f"'{target.display_name}' is already the primary."]}
+            )
         if config is not None or any(v not in (None, "") for v in (credentials or {}).values()):
-            target = integration_update(integration=target, actor=actor, config=config, credentials=credentials,
-                                        reason=f"migration {migration.pk}")
+            target = integration_update(
+                integration=target,
+                actor=actor,
+                config=config,
+                credentials=credentials,
+                reason=f"migration {migration.pk}",
+            )
     else:
         target = integration_create(
             organization=organization,
@@ -262,19 +321,33 @@ def migration_test(*, migration: ProviderMigration, actor: Any):
     health = integration_test_connection(integration=migration.target, actor=actor)
     target = migration.target
     target.refresh_from_db()
-    problem = None if health.ok else f"Connection test failed: {health.status.value}. {health.detail}".strip()
+    problem = (
+        None
+        if health.ok
+        else f"Connection test failed: {health.status.value}. {health.detail}".strip()
+    )
     if problem is None:
         problem = refusal_reason(target)
     with transaction.atomic():
         current = _locked(migration.pk)
         _require_state(current, State.CONFIGURED, State.TESTED, doing="be tested")
         current.state = State.CONFIGURED if problem else State.TESTED
-        _log(current, step="test", outcome="failed" if problem else "ok",
-             detail=problem or f"Healthy in {health.latency_ms} ms.")
+        _log(
+            current,
+            step="test",
+            outcome="failed" if problem else "ok",
+            detail=problem or f"Healthy in {health.latency_ms} ms.",
+        )
         current.error = problem or ""
         current.save()
-        _audit(current, action="tested", actor=actor, outcome="failure" if problem else "success",
-               reason=problem or "", after={"health": health.status.value, "latency_ms": health.latency_ms})
+        _audit(
+            current,
+            action="tested",
+            actor=actor,
+            outcome="failure" if problem else "success",
+            reason=problem or "",
+            after={"health": health.status.value, "latency_ms": health.latency_ms},
+        )
     return health
 
 
@@ -284,24 +357,40 @@ def migration_send_test_message(*, migration: ProviderMigration, to: str, actor:
     _refuse_when_disabled()
     _require_state(migration, State.CONFIGURED, State.TESTED, doing="send a test message")
     if migration.target is None or migration.channel != "whatsapp":
-        raise OperationRefused("Test messages are for a configured WhatsApp target.", code="not_supported")
+        raise OperationRefused(
+            "Test messages are for a configured WhatsApp target.", code="not_supported"
+        )
     if not to.strip():
         raise ValidationError({"to": ["Type the number to send the test message to."]})
     try:
         result = migration.target.adapter().send_message(
-            OutboundMessage(to=to.strip(), body="Switchboard test message: your new provider works.")
+            OutboundMessage(
+                to=to.strip(), body="Switchboard test message: your new provider works."
+            )
         )
     except (ProviderError, ValueError) as exc:
         outcome, detail, message_id = "failed", str(exc), ""
     else:
-        outcome, detail, message_id = "ok", f"Test message accepted as {result.provider_message_id}.", result.provider_message_id
+        outcome, detail, message_id = (
+            "ok",
+            f"Test message accepted as {result.provider_message_id}.",
+            result.provider_message_id,
+        )
     with transaction.atomic():
         current = _locked(migration.pk)
         _log(current, step="test_message", outcome=outcome, detail=detail)
         current.save(update_fields=["log", "updated_at"])
-        _audit(current, action="test_message", actor=actor, outcome="success" if message_id else "failure", reason=detail)
+        _audit(
+            current,
+            action="test_message",
+            actor=actor,
+            outcome="success" if message_id else "failure",
+            reason=detail,
+        )
     if not message_id:
-        raise OperationRefused(f"The test message was not sent: {detail}", code="test_message_failed")
+        raise OperationRefused(
+            f"The test message was not sent: {detail}", code="test_message_failed"
+        )
     return message_id
 
 
@@ -312,7 +401,8 @@ def migration_begin_execute(*, migration: ProviderMigration, actor: Any) -> Prov
         current = _locked(migration.pk)
         if current.state != State.TESTED:
             raise OperationRefused(
-                "Run a successful connection test before executing." if current.state == State.CONFIGURED
+                "Run a successful connection test before executing."
+                if current.state == State.CONFIGURED
                 else f"This migration is {current.get_state_display().lower()}; it cannot be executed.",
                 code="not_tested" if current.state == State.CONFIGURED else "wrong_state",
             )
@@ -350,7 +440,14 @@ def _step(migration_id, *, step: str, progress: int, detail: str, actor: Any) ->
     return current
 
 
-def _fail(migration_id, *, step: str, message: str, actor: Any, switched_back_to: OrganizationIntegration | None = None) -> None:
+def _fail(
+    migration_id,
+    *,
+    step: str,
+    message: str,
+    actor: Any,
+    switched_back_to: OrganizationIntegration | None = None,
+) -> None:
     with transaction.atomic():
         current = _locked(migration_id)
         if current.state != State.EXECUTING:
@@ -360,7 +457,12 @@ def _fail(migration_id, *, step: str, message: str, actor: Any, switched_back_to
         current.finished_at = timezone.now()
         _log(current, step=step, outcome="failed", detail=message)
         if switched_back_to is not None:
-            _log(current, step="switch_back", outcome="ok", detail=f"'{switched_back_to.display_name}' is primary again.")
+            _log(
+                current,
+                step="switch_back",
+                outcome="ok",
+                detail=f"'{switched_back_to.display_name}' is primary again.",
+            )
         current.save()
         _audit(current, action="failed", actor=actor, outcome="failure", reason=message)
 
@@ -368,7 +470,9 @@ def _fail(migration_id, *, step: str, message: str, actor: Any, switched_back_to
 def migration_execute(*, migration_id: UUID | str) -> ProviderMigration:
     """Run the execution steps (the Celery task calls this). Safe to call again: a migration that
     is no longer executing is left alone."""
-    migration = ProviderMigration.objects.select_related("organization", "source", "target", "created_by").get(pk=migration_id)
+    migration = ProviderMigration.objects.select_related(
+        "organization", "source", "target", "created_by"
+    ).get(pk=migration_id)
     if migration.state != State.EXECUTING:
         return migration
     organization, channel = migration.organization, migration.channel
@@ -380,9 +484,17 @@ def migration_execute(*, migration_id: UUID | str) -> ProviderMigration:
         _refuse_when_disabled()
         target = migration.target
         if target is None or target.organization_id != organization.pk or target.channel != channel:
-            raise OperationRefused("The target integration no longer exists in this channel.", code="target_missing")
+            raise OperationRefused(
+                "The target integration no longer exists in this channel.", code="target_missing"
+            )
         target.provider_class().validate_config(target.config, target.credentials)
-        _step(migration.pk, step=step, progress=20, detail=f"'{target.display_name}' is configured.", actor=actor)
+        _step(
+            migration.pk,
+            step=step,
+            progress=20,
+            detail=f"'{target.display_name}' is configured.",
+            actor=actor,
+        )
 
         step = "setup"
         target.adapter().setup()
@@ -391,29 +503,60 @@ def migration_execute(*, migration_id: UUID | str) -> ProviderMigration:
         step = "verify_health"
         health = integration_test_connection(integration=target, actor=actor)
         if not health.ok:
-            raise OperationRefused(f"The target is {health.status.value}: {health.detail}", code="unhealthy")
-        _step(migration.pk, step=step, progress=60, detail=f"Healthy in {health.latency_ms} ms.", actor=actor)
+            raise OperationRefused(
+                f"The target is {health.status.value}: {health.detail}", code="unhealthy"
+            )
+        _step(
+            migration.pk,
+            step=step,
+            progress=60,
+            detail=f"Healthy in {health.latency_ms} ms.",
+            actor=actor,
+        )
 
         step = "switch_primary"
         with transaction.atomic():
             current = _locked(migration.pk)
             if current.state != State.EXECUTING:
                 raise _Stopped()
-            result = switch_primary(organization=organization, channel=channel, target=target, actor=actor, reason=reason)
+            result = switch_primary(
+                organization=organization,
+                channel=channel,
+                target=target,
+                actor=actor,
+                reason=reason,
+            )
             switched = result.switched
             current.progress = 80
             previous = result.previous.display_name if result.previous else "none"
-            _log(current, step=step, outcome="ok", detail=f"Primary: '{previous}' → '{target.display_name}'.")
+            _log(
+                current,
+                step=step,
+                outcome="ok",
+                detail=f"Primary: '{previous}' → '{target.display_name}'.",
+            )
             current.save(update_fields=["progress", "log", "updated_at"])
-            _audit(current, action=f"step.{step}", actor=actor, reason=f"'{previous}' → '{target.display_name}'")
+            _audit(
+                current,
+                action=f"step.{step}",
+                actor=actor,
+                reason=f"'{previous}' → '{target.display_name}'",
+            )
 
         step = "verify_route"
         route = resolve(organization_id=organization.pk, channel=channel)
         if route.primary_id != target.pk:
             raise OperationRefused(
-                f"The route still serves {route.primary_id} instead of '{target.display_name}'.", code="route_mismatch"
+                f"The route still serves {route.primary_id} instead of '{target.display_name}'.",
+                code="route_mismatch",
             )
-        _step(migration.pk, step=step, progress=95, detail=f"Route serves '{target.display_name}'.", actor=actor)
+        _step(
+            migration.pk,
+            step=step,
+            progress=95,
+            detail=f"Route serves '{target.display_name}'.",
+            actor=actor,
+        )
 
         step = "done"
         with transaction.atomic():
@@ -423,31 +566,61 @@ def migration_execute(*, migration_id: UUID | str) -> ProviderMigration:
             current.state = State.COMPLETED
             current.progress = 100
             current.finished_at = timezone.now()
-            _log(current, step=step, outcome="ok", detail=f"'{target.display_name}' is the primary.")
+            _log(
+                current, step=step, outcome="ok", detail=f"'{target.display_name}' is the primary."
+            )
             current.save()
             _audit(current, action="completed", actor=actor)
     except _Stopped:
         pass
     except (ServiceError, ValidationError, ProviderError) as exc:
-        message = getattr(exc, "message", None) or "; ".join(getattr(exc, "messages", []) or [str(exc)])
-        switched_back = _switch_back(migration, actor=actor, reason=f"{reason} failed at {step}") if switched else None
-        _fail(migration.pk, step=step, message=str(message), actor=actor, switched_back_to=switched_back)
+        message = getattr(exc, "message", None) or "; ".join(
+            getattr(exc, "messages", []) or [str(exc)]
+        )
+        switched_back = (
+            _switch_back(migration, actor=actor, reason=f"{reason} failed at {step}")
+            if switched
+            else None
+        )
+        _fail(
+            migration.pk,
+            step=step,
+            message=str(message),
+            actor=actor,
+            switched_back_to=switched_back,
+        )
     except Exception as exc:
-        switched_back = _switch_back(migration, actor=actor, reason=f"{reason} failed at {step}") if switched else None
-        _fail(migration.pk, step=step, message=f"Unexpected error ({type(exc).__name__}).", actor=actor,
-              switched_back_to=switched_back)
+        switched_back = (
+            _switch_back(migration, actor=actor, reason=f"{reason} failed at {step}")
+            if switched
+            else None
+        )
+        _fail(
+            migration.pk,
+            step=step,
+            message=f"Unexpected error ({type(exc).__name__}).",
+            actor=actor,
+            switched_back_to=switched_back,
+        )
         raise
     migration.refresh_from_db()
     return migration
 
 
-def _switch_back(migration: ProviderMigration, *, actor: Any, reason: str) -> OrganizationIntegration | None:
+def _switch_back(
+    migration: ProviderMigration, *, actor: Any, reason: str
+) -> OrganizationIntegration | None:
     source = migration.source
     if source is None:
         return None
     try:
-        switch_primary(organization=migration.organization, channel=migration.channel, target=source.pk,
-                       actor=actor, reason=reason)
+        switch_primary(
+            organization=migration.organization,
+            channel=migration.channel,
+            target=source.pk,
+            actor=actor,
+            reason=reason,
+        )
     except SwitchRefused:
         return None
     return source
@@ -463,7 +636,9 @@ def rollback_available(migration: ProviderMigration, *, now=None) -> bool:
     return False
 
 
-def migration_rollback(*, migration: ProviderMigration, actor: Any, reason: str = "") -> ProviderMigration:
+def migration_rollback(
+    *, migration: ProviderMigration, actor: Any, reason: str = ""
+) -> ProviderMigration:
     """Switch back to the source through ``switch_primary``; allowed while executing and for
     ``PROVIDER_MIGRATION_ROLLBACK_SECONDS`` after completion. Refused when the source cannot
     take traffic (the switch's own refusal is passed on)."""
@@ -472,14 +647,24 @@ def migration_rollback(*, migration: ProviderMigration, actor: Any, reason: str 
         current = _locked(migration.pk)
         if not rollback_available(current):
             if current.source_id is None:
-                raise OperationRefused("There is no previous primary to roll back to.", code="no_source")
+                raise OperationRefused(
+                    "There is no previous primary to roll back to.", code="no_source"
+                )
             raise OperationRefused(
                 f"This migration is {current.get_state_display().lower()}"
-                + (" and its rollback window has passed" if current.state == State.COMPLETED else "")
+                + (
+                    " and its rollback window has passed"
+                    if current.state == State.COMPLETED
+                    else ""
+                )
                 + "; it cannot be rolled back.",
                 code="rollback_unavailable",
             )
-        source = OrganizationIntegration.objects.for_org(current.organization).filter(pk=current.source_id).first()
+        source = (
+            OrganizationIntegration.objects.for_org(current.organization)
+            .filter(pk=current.source_id)
+            .first()
+        )
         if source is None:
             raise OperationRefused("The previous primary no longer exists.", code="no_source")
         result = switch_primary(
@@ -491,8 +676,13 @@ def migration_rollback(*, migration: ProviderMigration, actor: Any, reason: str 
         )
         current.state = State.ROLLED_BACK
         current.finished_at = timezone.now()
-        _log(current, step="rollback", outcome="ok",
-             detail=f"'{source.display_name}' is primary again." + ("" if result.switched else " (it never stopped being primary)"))
+        _log(
+            current,
+            step="rollback",
+            outcome="ok",
+            detail=f"'{source.display_name}' is primary again."
+            + ("" if result.switched else " (it never stopped being primary)"),
+        )
         current.save()
         _audit(current, action="rolled_back", actor=actor, reason=reason)
     return current
@@ -521,7 +711,9 @@ def migration_history(*, organization: Organization, limit: int = 200):
     )
 
 
-def migration_success_rate(*, organization: Organization, days: int = 90, now=None) -> dict[str, Any]:
+def migration_success_rate(
+    *, organization: Organization, days: int = 90, now=None
+) -> dict[str, Any]:
     """Among migrations that finished executing in the last ``days`` days (completed, failed or
     rolled back), the share that completed. None when there were none."""
     since = (now or timezone.now()) - timedelta(days=days)

@@ -26,14 +26,25 @@ def admin_user(db):
 
 @pytest.fixture
 def source(organization):
-    return make_integration(organization=organization, display_name="Sandbox A", config={"label": "a"})
+    return make_integration(
+        organization=organization, display_name="Sandbox A", config={"label": "a"}
+    )
 
 
 def _configured(organization, admin_user, *, config=None):
-    migration = svc.migration_start(organization=organization, channel="whatsapp",
-                                    provider_name="sandbox_whatsapp", actor=admin_user)
-    return svc.migration_configure(migration=migration, actor=admin_user, display_name="Sandbox B",
-                                   config=config or {"label": "b"}, credentials={"api_key": "sk_new_key_123456"})
+    migration = svc.migration_start(
+        organization=organization,
+        channel="whatsapp",
+        provider_name="sandbox_whatsapp",
+        actor=admin_user,
+    )
+    return svc.migration_configure(
+        migration=migration,
+        actor=admin_user,
+        display_name="Sandbox B",
+        config=config or {"label": "b"},
+        credentials={"api_key": "sk_new_key_123456"},
+    )
 
 
 def _tested(organization, admin_user):
@@ -58,33 +69,73 @@ def test_happy_path_switches_primary_and_logs_every_step(organization, source, a
     assert target.is_primary and not source.is_primary
     assert resolve(organization_id=organization.pk, channel="whatsapp").primary_id == target.pk
     steps = [entry["step"] for entry in done.log]
-    for step in ("draft", "configured", "test", "executing", "validate", "setup", "verify_health",
-                 "switch_primary", "verify_route", "done"):
+    for step in (
+        "draft",
+        "configured",
+        "test",
+        "executing",
+        "validate",
+        "setup",
+        "verify_health",
+        "switch_primary",
+        "verify_route",
+        "done",
+    ):
         assert step in steps
     assert all(entry["at"] for entry in done.log)
-    actions = set(AuditEvent.objects.for_org(organization).filter(target_id=str(done.pk)).values_list("action", flat=True))
-    assert {"migration.started", "migration.configured", "migration.tested", "migration.executing",
-            "migration.step.validate", "migration.step.setup", "migration.step.verify_health",
-            "migration.step.switch_primary", "migration.step.verify_route", "migration.completed"} <= actions
+    actions = set(
+        AuditEvent.objects.for_org(organization)
+        .filter(target_id=str(done.pk))
+        .values_list("action", flat=True)
+    )
+    assert {
+        "migration.started",
+        "migration.configured",
+        "migration.tested",
+        "migration.executing",
+        "migration.step.validate",
+        "migration.step.setup",
+        "migration.step.verify_health",
+        "migration.step.switch_primary",
+        "migration.step.verify_route",
+        "migration.completed",
+    } <= actions
     switched = AuditEvent.objects.for_org(organization).get(action="provider.switched")
     assert str(done.pk) in switched.reason and switched.actor == "user:alice"
 
 
-def test_second_open_migration_is_refused_and_the_database_forbids_it(organization, source, admin_user):
-    svc.migration_start(organization=organization, channel="whatsapp", provider_name="sandbox_whatsapp", actor=admin_user)
+def test_second_open_migration_is_refused_and_the_database_forbids_it(
+    organization, source, admin_user
+):
+    svc.migration_start(
+        organization=organization,
+        channel="whatsapp",
+        provider_name="sandbox_whatsapp",
+        actor=admin_user,
+    )
     with pytest.raises(OperationRefused) as refused:
-        svc.migration_start(organization=organization, channel="whatsapp", provider_name="sandbox_whatsapp",
-                            actor=make_user(username="bob"))
+        svc.migration_start(
+            organization=organization,
+            channel="whatsapp",
+            provider_name="sandbox_whatsapp",
+            actor=make_user(username="bob"),
+        )
     assert refused.value.code == "migration_in_progress"
     assert "alice" in refused.value.message
     with pytest.raises(IntegrityError), transaction.atomic():
-        ProviderMigration.objects.create(organization=organization, channel="whatsapp", state=State.TESTED)
+        ProviderMigration.objects.create(
+            organization=organization, channel="whatsapp", state=State.TESTED
+        )
     # Another channel is independent.
-    other = svc.migration_start(organization=organization, channel="voip", provider_name="sandbox_voip", actor=admin_user)
+    other = svc.migration_start(
+        organization=organization, channel="voip", provider_name="sandbox_voip", actor=admin_user
+    )
     assert other.state == State.DRAFT
 
 
-def test_failed_test_keeps_the_migration_configured_and_execution_refused(organization, source, admin_user):
+def test_failed_test_keeps_the_migration_configured_and_execution_refused(
+    organization, source, admin_user
+):
     migration = _configured(organization, admin_user, config={"health": "down"})
     health = svc.migration_test(migration=migration, actor=admin_user)
     assert not health.ok
@@ -94,7 +145,11 @@ def test_failed_test_keeps_the_migration_configured_and_execution_refused(organi
     with pytest.raises(OperationRefused) as refused:
         svc.migration_begin_execute(migration=migration, actor=admin_user)
     assert refused.value.code == "not_tested"
-    assert AuditEvent.objects.for_org(organization).filter(action="migration.tested", outcome="failure").exists()
+    assert (
+        AuditEvent.objects.for_org(organization)
+        .filter(action="migration.tested", outcome="failure")
+        .exists()
+    )
 
 
 def test_rollback_after_completion_switches_back(organization, source, admin_user):
@@ -104,13 +159,19 @@ def test_rollback_after_completion_switches_back(organization, source, admin_use
     migration.refresh_from_db()
     assert svc.rollback_available(migration)
 
-    rolled = svc.migration_rollback(migration=migration, actor=admin_user, reason="customers complain")
+    rolled = svc.migration_rollback(
+        migration=migration, actor=admin_user, reason="customers complain"
+    )
     assert rolled.state == State.ROLLED_BACK
     source.refresh_from_db()
     assert source.is_primary
     assert resolve(organization_id=organization.pk, channel="whatsapp").primary_id == source.pk
     assert AuditEvent.objects.for_org(organization).filter(action="provider.switched").count() == 2
-    assert AuditEvent.objects.for_org(organization).filter(action="migration.rolled_back", reason="customers complain").exists()
+    assert (
+        AuditEvent.objects.for_org(organization)
+        .filter(action="migration.rolled_back", reason="customers complain")
+        .exists()
+    )
     with pytest.raises(OperationRefused):
         svc.migration_rollback(migration=rolled, actor=admin_user)
 
@@ -120,17 +181,23 @@ def test_rollback_window_closes(organization, source, admin_user, settings):
     migration = _tested(organization, admin_user)
     svc.migration_begin_execute(migration=migration, actor=admin_user)
     svc.migration_execute(migration_id=migration.pk)
-    ProviderMigration.objects.filter(pk=migration.pk).update(finished_at=timezone.now() - timedelta(minutes=5))
+    ProviderMigration.objects.filter(pk=migration.pk).update(
+        finished_at=timezone.now() - timedelta(minutes=5)
+    )
     migration.refresh_from_db()
     with pytest.raises(OperationRefused) as refused:
         svc.migration_rollback(migration=migration, actor=admin_user)
     assert refused.value.code == "rollback_unavailable"
 
 
-def test_target_going_down_before_execution_fails_without_switching(organization, source, admin_user):
+def test_target_going_down_before_execution_fails_without_switching(
+    organization, source, admin_user
+):
     migration = _tested(organization, admin_user)
     target = migration.target
-    OrganizationIntegration.objects.filter(pk=target.pk).update(config={"label": "b", "health": "down"})
+    OrganizationIntegration.objects.filter(pk=target.pk).update(
+        config={"label": "b", "health": "down"}
+    )
     svc.migration_begin_execute(migration=migration, actor=admin_user)
     failed = svc.migration_execute(migration_id=migration.pk)
     assert failed.state == State.FAILED
@@ -139,7 +206,11 @@ def test_target_going_down_before_execution_fails_without_switching(organization
     assert "down" in failed.error
     source.refresh_from_db()
     assert source.is_primary
-    assert AuditEvent.objects.for_org(organization).filter(action="migration.failed", outcome="failure").exists()
+    assert (
+        AuditEvent.objects.for_org(organization)
+        .filter(action="migration.failed", outcome="failure")
+        .exists()
+    )
 
 
 def test_rollback_while_executing_stops_the_task(organization, source, admin_user):
@@ -155,14 +226,30 @@ def test_rollback_while_executing_stops_the_task(organization, source, admin_use
 def test_cancel_frees_the_channel(organization, source, admin_user):
     migration = _configured(organization, admin_user)
     svc.migration_cancel(migration=migration, actor=admin_user)
-    again = svc.migration_start(organization=organization, channel="whatsapp", provider_name="sandbox_whatsapp", actor=admin_user)
+    again = svc.migration_start(
+        organization=organization,
+        channel="whatsapp",
+        provider_name="sandbox_whatsapp",
+        actor=admin_user,
+    )
     assert again.state == State.DRAFT
 
 
 def test_reusing_an_existing_integration(organization, source, admin_user):
-    spare = make_integration(organization=organization, display_name="Spare", status=OrganizationIntegration.Status.PENDING)
-    migration = svc.migration_start(organization=organization, channel="whatsapp", provider_name="sandbox_whatsapp", actor=admin_user)
-    configured = svc.migration_configure(migration=migration, actor=admin_user, existing_integration_id=spare.pk)
+    spare = make_integration(
+        organization=organization,
+        display_name="Spare",
+        status=OrganizationIntegration.Status.PENDING,
+    )
+    migration = svc.migration_start(
+        organization=organization,
+        channel="whatsapp",
+        provider_name="sandbox_whatsapp",
+        actor=admin_user,
+    )
+    configured = svc.migration_configure(
+        migration=migration, actor=admin_user, existing_integration_id=spare.pk
+    )
     assert configured.target_id == spare.pk and configured.state == State.CONFIGURED
     svc.migration_test(migration=configured, actor=admin_user)
     spare.refresh_from_db()
@@ -173,7 +260,12 @@ def test_flag_off_refuses_migrations(organization, source, admin_user, settings)
     migration = _tested(organization, admin_user)
     settings.PROVIDER_MANAGEMENT_ENABLED = False
     with pytest.raises(OperationRefused) as refused:
-        svc.migration_start(organization=organization, channel="voip", provider_name="sandbox_voip", actor=admin_user)
+        svc.migration_start(
+            organization=organization,
+            channel="voip",
+            provider_name="sandbox_voip",
+            actor=admin_user,
+        )
     assert refused.value.code == "management_disabled"
     with pytest.raises(OperationRefused):
         svc.migration_begin_execute(migration=migration, actor=admin_user)
@@ -198,9 +290,19 @@ def test_task_runs_the_execution(organization, source, admin_user):
 
 def test_success_rate_counts_finished_migrations_of_90_days(organization):
     now = timezone.now()
-    for state, age in ((State.COMPLETED, 1), (State.COMPLETED, 10), (State.FAILED, 20), (State.ROLLED_BACK, 30),
-                       (State.COMPLETED, 120), (State.CANCELLED, 2)):
-        ProviderMigration.objects.create(organization=organization, channel="voip", state=state,
-                                         finished_at=now - timedelta(days=age))
+    for state, age in (
+        (State.COMPLETED, 1),
+        (State.COMPLETED, 10),
+        (State.FAILED, 20),
+        (State.ROLLED_BACK, 30),
+        (State.COMPLETED, 120),
+        (State.CANCELLED, 2),
+    ):
+        ProviderMigration.objects.create(
+            organization=organization,
+            channel="voip",
+            state=state,
+            finished_at=now - timedelta(days=age),
+        )
     rate = svc.migration_success_rate(organization=organization)
     assert rate["total"] == 4 and rate["completed"] == 2 and rate["rate"] == 50.0
