@@ -2,9 +2,13 @@ from django.contrib import admin
 from django.urls import include, path
 
 from integrations.admin_views import urls as provider_admin_urls
+from integrations.api import views as api_views
 
 urlpatterns = [
     # The admin's provider screens; before admin.site.urls, whose catch-all would answer first.
     path("admin/providers/", include(provider_admin_urls())),
     path("admin/", admin.site.urls),
+    path("api/", include("integrations.api.urls")),
+    path("healthz", api_views.healthz, name="healthz"),
+    path("readyz", api_views.readyz, name="readyz"),
 ]

@@ -1,0 +1,51 @@
+"""Write throttles: per user and per organization (DRF answers 429 with ``Retry-After``).
+
+Rates come from ``REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]``, read on every request so that a
+settings change (or a test's override) takes effect without a restart.
+"""
+
+from __future__ import annotations
+
+from rest_framework.permissions import SAFE_METHODS
+from rest_framework.settings import api_settings
+from rest_framework.throttling import SimpleRateThrottle
+
+
+class _WriteThrottle(SimpleRateThrottle):
+    def get_rate(self):
+        return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
+
+    def allow_request(self, request, view) -> bool:
+        if request.method in SAFE_METHODS:
+            return True
+        return super().allow_request(request, view)
+
+
+class UserWriteThrottle(_WriteThrottle):
+    scope = "user_write"
+
+    def get_cache_key(self, request, view):
+        if not request.user or not request.user.is_authenticated:
+            return None
+        return self.cache_format % {"scope": self.scope, "ident": request.user.pk}
+
+
+class OrganizationWriteThrottle(_WriteThrottle):
+    """Shared by every user of one organization: one tenant cannot flood the service."""
+
+    scope = "org_write"
+
+    def get_cache_key(self, request, view):
+        organization = getattr(request, "organization", None)
+        if organization is None:
+            return None
+        return self.cache_format % {"scope": self.scope, "ident": organization.pk}
+
+
+class TokenRequestThrottle(_WriteThrottle):
+    """Password guessing through the token endpoint, per client address."""
+
+    scope = "auth_token"
+
+    def get_cache_key(self, request, view):
+        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
