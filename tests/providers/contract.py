@@ -1,9 +1,14 @@
-"""The contract every real provider adapter passes, against a loopback server.
+"""The contract every provider passes.
 
-An adapter's test class subclasses ``ProviderContract`` and fills in how that provider's API
-looks (routes, auth check, error bodies); the tests below are the same for every provider:
-config validation, a successful operation, every failure mapped to the right error,
-``test_connection`` healthy and down, and no credential in any error text or log record.
+``ProviderContract`` holds what is true of any provider, including the in-process sandbox:
+registration, config validation, a successful operation, each kind of failure mapped to the
+right error, ``test_connection`` healthy and not, and no credential in any error text or log
+record. ``HttpProviderContract`` adds what an HTTP adapter must do against a loopback server
+that plays the provider's API: authentication, rate limits, timeouts, malformed answers,
+connection failures.
+
+A provider's test class subclasses one of them and fills in the hooks (how its API looks,
+how to provoke each failure); the tests themselves are shared.
 """
 
 from __future__ import annotations
@@ -38,11 +43,116 @@ class ProviderContract:
     secrets: ClassVar[dict[str, str]]
     # Field names validate_config must report for an empty configuration.
     required_fields: ClassVar[set[str]]
-    # The path of the operation (send / call) and of the health read.
-    operation: ClassVar[tuple[str, str]]
-    health: ClassVar[tuple[str, str]]
     auth_error_code: ClassVar[str]
     recipient_error_code: ClassVar[str]
+
+    # ----- hooks
+
+    def valid_config(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    @pytest.fixture
+    def adapter(self) -> Provider:
+        raise NotImplementedError
+
+    def fail_next(self, adapter: Provider, kind: str) -> None:
+        """Make the next operation fail: "unavailable", "provider_refusal" (bad credentials or
+        account) or "recipient_refusal"."""
+        raise NotImplementedError
+
+    def make_unhealthy(self, adapter: Provider) -> None:
+        raise NotImplementedError
+
+    def check_success(self, adapter: Provider, result: Any) -> None:
+        raise NotImplementedError
+
+    # ----- shared plumbing
+
+    def perform(self, adapter: Provider):
+        if isinstance(adapter, VoipProvider):
+            return adapter.place_call(OutboundCall(to=RECIPIENT, twiml="<Response><Say>Hi</Say></Response>"))
+        return adapter.send_message(OutboundMessage(to=RECIPIENT, body="Hello from the contract"))
+
+    def assert_no_secret(self, *texts: str) -> None:
+        for text in texts:
+            for name, value in self.secrets.items():
+                assert value not in text, f"credential '{name}' leaked into: {text!r}"
+
+    # ----- the contract
+
+    def test_registered_by_default(self):
+        assert get_registry().get(self.provider_class.name) is self.provider_class
+
+    def test_validate_config_accepts_a_complete_configuration(self):
+        self.provider_class.validate_config(self.valid_config(), self.secrets)
+
+    def test_validate_config_reports_every_missing_field_at_once(self):
+        if not self.required_fields:
+            self.provider_class.validate_config({}, {})
+            return
+        with pytest.raises(ValidationError) as caught:
+            self.provider_class.validate_config({}, {})
+        assert set(caught.value.message_dict) == self.required_fields
+
+    def test_secret_fields_are_the_credentials(self):
+        assert set(self.provider_class.secret_field_names()) >= set(self.secrets)
+
+    def test_successful_operation(self, adapter):
+        result = self.perform(adapter)
+        assert result.latency_ms is not None and result.latency_ms >= 0
+        self.check_success(adapter, result)
+
+    def test_outage_is_retryable(self, adapter):
+        self.fail_next(adapter, "unavailable")
+        with pytest.raises(ProviderUnavailable) as caught:
+            self.perform(adapter)
+        assert caught.value.retryable
+
+    def test_provider_refusal_is_final_and_fails_over(self, adapter):
+        self.fail_next(adapter, "provider_refusal")
+        with pytest.raises(ProviderRejected) as caught:
+            self.perform(adapter)
+        assert caught.value.code == self.auth_error_code
+        assert caught.value.fail_over is True
+        assert not caught.value.retryable
+
+    def test_recipient_refusal_is_final_without_fail_over(self, adapter):
+        self.fail_next(adapter, "recipient_refusal")
+        with pytest.raises(ProviderRejected) as caught:
+            self.perform(adapter)
+        assert caught.value.code == self.recipient_error_code
+        assert caught.value.fail_over is False
+
+    def test_connection_healthy(self, adapter):
+        health = adapter.test_connection()
+        assert health.status == HealthStatus.HEALTHY, health.detail
+        assert health.latency_ms is not None
+
+    def test_connection_reports_what_the_provider_says(self, adapter):
+        self.make_unhealthy(adapter)
+        health = adapter.test_connection()
+        assert health.status in (HealthStatus.DOWN, HealthStatus.DEGRADED)
+        assert health.detail
+
+    def test_no_credential_in_errors_or_logs(self, adapter, caplog):
+        caplog.set_level(logging.DEBUG)
+        texts: list[str] = []
+        for kind in ("unavailable", "recipient_refusal", "provider_refusal"):
+            self.fail_next(adapter, kind)
+            with pytest.raises(ProviderError) as caught:
+                self.perform(adapter)
+            texts += [str(caught.value), repr(caught.value), caught.value.message]
+        texts.append(adapter.test_connection().detail)
+        texts.append(repr(adapter))
+        texts += [record.getMessage() for record in caplog.records]
+        self.assert_no_secret(*texts)
+
+
+class HttpProviderContract(ProviderContract):
+    # The operation (send / call) and the health read, as (method, path).
+    operation: ClassVar[tuple[str, str]]
+    health: ClassVar[tuple[str, str]]
+    expected_provider_id: ClassVar[str]
 
     # ----- what a provider's test class fills in
 
@@ -73,13 +183,18 @@ class ProviderContract:
     def recipient_error_reply(self) -> Reply:
         raise NotImplementedError
 
+    def echo_error_body(self, text: str) -> dict[str, Any]:
+        """An error body whose message contains ``text``, in this provider's error format."""
+        raise NotImplementedError
+
     def assert_operation_request(self, request: Recorded) -> None:
         """Check the request the adapter built for the standard operation."""
         raise NotImplementedError
 
-    expected_provider_id: ClassVar[str]
+    # ----- the core hooks, over HTTP
 
-    # ----- shared plumbing
+    def valid_config(self) -> dict[str, Any]:
+        return self.config("https://api.example.com")
 
     @pytest.fixture
     def server(self):
@@ -99,31 +214,29 @@ class ProviderContract:
 
     @pytest.fixture
     def adapter(self, server):
-        return self.make_adapter(server.url)
+        adapter = self.make_adapter(server.url)
+        adapter.loopback = server
+        return adapter
 
-    def perform(self, adapter: Provider):
-        if isinstance(adapter, VoipProvider):
-            return adapter.place_call(OutboundCall(to=RECIPIENT, twiml="<Response><Say>Hi</Say></Response>"))
-        return adapter.send_message(OutboundMessage(to=RECIPIENT, body="Hello from the contract"))
+    def fail_next(self, adapter, kind):
+        if kind == "unavailable":
+            adapter.loopback.queue(self.server_error_reply())
+        elif kind == "recipient_refusal":
+            adapter.loopback.queue(self.recipient_error_reply())
+        elif kind == "provider_refusal":
+            adapter.credentials = {name: value + "-WRONG" for name, value in self.secrets.items()}
 
-    def assert_no_secret(self, *texts: str) -> None:
-        for text in texts:
-            for name, value in self.secrets.items():
-                assert value not in text, f"credential '{name}' leaked into: {text!r}"
+    def make_unhealthy(self, adapter):
+        adapter.loopback.route(*self.health, self.unhealthy_reply())
 
-    # ----- the contract
+    def check_success(self, adapter, result):
+        provider_id = getattr(result, "provider_message_id", None) or result.provider_call_id
+        assert provider_id == self.expected_provider_id
+        [request] = adapter.loopback.requests_to(*self.operation)
+        assert self.authorized(request)
+        self.assert_operation_request(request)
 
-    def test_registered_by_default(self):
-        assert get_registry().get(self.provider_class.name) is self.provider_class
-
-    def test_validate_config_accepts_a_complete_configuration(self):
-        config = self.config("https://api.example.com")
-        self.provider_class.validate_config(config, self.secrets)
-
-    def test_validate_config_reports_every_missing_field_at_once(self):
-        with pytest.raises(ValidationError) as caught:
-            self.provider_class.validate_config({}, {})
-        assert set(caught.value.message_dict) == self.required_fields
+    # ----- HTTP specifics
 
     def test_validate_config_rejects_a_bad_url_and_keeps_other_errors(self):
         with pytest.raises(ValidationError) as caught:
@@ -131,20 +244,10 @@ class ProviderContract:
         assert "base_url" in caught.value.message_dict
         assert set(caught.value.message_dict) - {"base_url"} == self.required_fields - {"base_url"}
 
-    def test_successful_operation(self, server, adapter):
-        result = self.perform(adapter)
-        provider_id = getattr(result, "provider_message_id", None) or result.provider_call_id
-        assert provider_id == self.expected_provider_id
-        assert result.latency_ms is not None and result.latency_ms >= 0
-        [request] = server.requests_to(*self.operation)
-        assert self.authorized(request)
-        self.assert_operation_request(request)
-
     def test_server_error_is_retryable(self, server, adapter):
         server.queue(self.server_error_reply())
         with pytest.raises(ProviderUnavailable) as caught:
             self.perform(adapter)
-        assert caught.value.retryable
         assert caught.value.status == 500
 
     def test_rate_limit_is_retryable(self, server, adapter):
@@ -171,64 +274,27 @@ class ProviderContract:
             self.perform(adapter)
         assert caught.value.code == "connection_error"
 
-    def test_bad_credentials_are_rejected_with_the_provider_code_and_fail_over(self, server):
-        adapter = self.make_adapter(server.url)
-        adapter.credentials = {name: value + "-WRONG" for name, value in self.secrets.items()}
-        with pytest.raises(ProviderRejected) as caught:
-            self.perform(adapter)
-        assert caught.value.code == self.auth_error_code
-        assert caught.value.fail_over is True
-        assert not caught.value.retryable
-
-    def test_recipient_error_is_rejected_without_fail_over(self, server, adapter):
-        server.queue(self.recipient_error_reply())
-        with pytest.raises(ProviderRejected) as caught:
-            self.perform(adapter)
-        assert caught.value.code == self.recipient_error_code
-        assert caught.value.fail_over is False
-
-    def test_connection_healthy(self, server, adapter):
-        health = adapter.test_connection()
-        assert health.status == HealthStatus.HEALTHY, health.detail
-        assert health.latency_ms is not None
-        assert server.requests_to(*self.health)
-
-    def test_connection_reports_what_the_provider_says(self, server, adapter):
-        server.route(*self.health, self.unhealthy_reply())
-        health = adapter.test_connection()
-        assert health.status in (HealthStatus.DOWN, HealthStatus.DEGRADED)
-        assert health.detail
+    def test_health_read_is_authenticated(self, server, adapter):
+        adapter.test_connection()
+        [request] = server.requests_to(*self.health)
+        assert self.authorized(request)
 
     def test_connection_down_when_unreachable(self):
         health = self.make_adapter(unused_port_url(), connect_timeout=0.5).test_connection()
         assert health.status == HealthStatus.DOWN
         assert "could not be reached" in health.detail
 
-    def test_connection_down_on_bad_credentials(self, server):
-        adapter = self.make_adapter(server.url)
-        adapter.credentials = {name: value + "-WRONG" for name, value in self.secrets.items()}
-        health = adapter.test_connection()
-        assert health.status == HealthStatus.DOWN
+    def test_connection_down_on_bad_credentials(self, server, adapter):
+        self.fail_next(adapter, "provider_refusal")
+        assert adapter.test_connection().status == HealthStatus.DOWN
 
-    def test_no_credential_in_errors_or_logs(self, server, adapter, caplog):
+    def test_no_credential_echoed_by_the_provider_reaches_our_errors(self, server, adapter, caplog):
         caplog.set_level(logging.DEBUG)
-        texts: list[str] = []
-        for reply in (self.server_error_reply(), self.rate_limit_reply(), self.recipient_error_reply(), MALFORMED):
+        texts = []
+        for reply in (self.rate_limit_reply(), MALFORMED, Reply(status=400, json=self.echo_error_body(" ".join(self.secrets.values())))):
             server.queue(reply)
             with pytest.raises(ProviderError) as caught:
                 self.perform(adapter)
-            texts += [str(caught.value), repr(caught.value), caught.value.message]
-        # A provider that echoes the token back in its error must not get it into our message.
-        echoed = " ".join(self.secrets.values())
-        server.queue(Reply(status=400, json=self.echo_error_body(echoed)))
-        with pytest.raises(ProviderError) as caught:
-            self.perform(adapter)
-        texts += [str(caught.value), repr(caught.value)]
-        texts.append(adapter.test_connection().detail)
-        texts.append(repr(adapter))
+            texts += [str(caught.value), repr(caught.value)]
         texts += [record.getMessage() for record in caplog.records]
         self.assert_no_secret(*texts)
-
-    def echo_error_body(self, text: str) -> dict[str, Any]:
-        """An error body whose message contains ``text``, in this provider's error format."""
-        raise NotImplementedError

@@ -9,7 +9,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from providers import events
 from providers.base import ProviderRejected, WebhookRequest, WebhookSignatureError
 from providers.voip.telnyx import Telnyx
-from tests.providers.contract import RECIPIENT, ProviderContract
+from tests.providers.contract import RECIPIENT, HttpProviderContract
 from tests.providers.loopback import Reply
 
 API_KEY = "KEY0190-telnyx-SECRET-abcdef"
@@ -23,7 +23,7 @@ def telnyx_error(code, detail, status):
     return Reply(status=status, json={"errors": [{"code": str(code), "title": "Error", "detail": detail, "source": {"pointer": "/to"}}]})
 
 
-class TestTelnyxContract(ProviderContract):
+class TestTelnyxContract(HttpProviderContract):
     provider_class = Telnyx
     secrets = {"api_key": API_KEY}
     required_fields = {"api_key", "connection_id", "from_number", "public_key"}

@@ -13,7 +13,7 @@ from providers.base import (
     WebhookSignatureError,
 )
 from providers.whatsapp.meta_cloud import MetaCloudWhatsApp
-from tests.providers.contract import RECIPIENT, ProviderContract
+from tests.providers.contract import RECIPIENT, HttpProviderContract
 from tests.providers.loopback import Reply
 
 TOKEN = "EAAG-meta-ACCESS-token-000111"
@@ -26,7 +26,7 @@ def meta_error(code, message, status):
     return Reply(status=status, json={"error": {"message": message, "type": "OAuthException", "code": code, "fbtrace_id": "A1"}})
 
 
-class TestMetaCloudContract(ProviderContract):
+class TestMetaCloudContract(HttpProviderContract):
     provider_class = MetaCloudWhatsApp
     secrets = {"access_token": TOKEN, "app_secret": APP_SECRET}
     required_fields = {"phone_number_id", "access_token", "app_secret"}

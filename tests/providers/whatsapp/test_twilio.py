@@ -14,7 +14,7 @@ from providers.base import (
 )
 from providers.twilio_api import validate_signature
 from providers.whatsapp.twilio import TwilioWhatsApp
-from tests.providers.contract import RECIPIENT, ProviderContract
+from tests.providers.contract import RECIPIENT, HttpProviderContract
 from tests.providers.loopback import Reply
 
 SID = "AC" + "0123456789abcdef" * 2
@@ -26,7 +26,7 @@ def twilio_error(code, message, status):
     return Reply(status=status, json={"code": code, "message": message, "more_info": f"https://www.twilio.com/docs/errors/{code}", "status": status})
 
 
-class TwilioAccountContract(ProviderContract):
+class TwilioAccountContract(HttpProviderContract):
     """What Twilio WhatsApp and Twilio Voice tests share."""
 
     secrets = {"auth_token": AUTH_TOKEN}

@@ -13,14 +13,14 @@ from providers.base import (
     WebhookSignatureError,
 )
 from providers.whatsapp.web_bridge import WhatsAppWebBridge
-from tests.providers.contract import RECIPIENT, ProviderContract
+from tests.providers.contract import RECIPIENT, HttpProviderContract
 from tests.providers.loopback import LoopbackServer, Reply
 
 API_KEY = "waha-API-key-7d9c8b7a"
 HMAC_KEY = "whsec-CONTRACT-0123456789"
 
 
-class TestWebBridgeContract(ProviderContract):
+class TestWebBridgeContract(HttpProviderContract):
     provider_class = WhatsAppWebBridge
     secrets = {"api_key": API_KEY}
     required_fields = {"base_url", "api_key"}
