@@ -234,3 +234,20 @@ def test_the_sweeper_requeues_expired_leases_and_forgotten_rows_once(organizatio
     published.clear()
     assert dispatch.sweep_stalled(now=now) == {"message": 1, "call": 0}
     assert published == [str(expired.pk)]
+
+
+@pytest.mark.django_db
+def test_delivery_works_when_redis_is_unreachable(organization, fast_settings, settings, caplog):
+    primary = make_integration(organization=organization, config={"label": "p"})
+    message = queued_message(organization)
+    # Nothing listens on port 1: every cache call fails fast, routing falls back to PostgreSQL.
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",
+            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.2, "SOCKET_TIMEOUT": 0.2},
+        }
+    }
+    assert dispatch.deliver_message(message_id=message.pk).status == dispatch.DELIVERED
+    message.refresh_from_db()
+    assert message.status == Message.Status.SENT and message.integration_id == primary.pk
