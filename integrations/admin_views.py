@@ -528,6 +528,8 @@ def migrate(request: HttpRequest, organization_slug: str, channel: str) -> HttpR
     )
     if step == 1:
         context["options"] = _provider_options(channel, current)
+        others = [option["name"] for option in context["options"] if not option["is_current"]]
+        context["preselected"] = others[0] if others else ""
     elif step == 2:
         provider_class = _provider_class(migration.target_provider_name)
         context["target_provider"] = provider_class

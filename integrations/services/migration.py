@@ -672,7 +672,7 @@ def migration_rollback(
             channel=current.channel,
             target=source,
             actor=actor,
-            reason=reason or f"rollback of migration {current.pk}",
+            reason=f"rollback of migration {current.pk}" + (f": {reason}" if reason else ""),
         )
         current.state = State.ROLLED_BACK
         current.finished_at = timezone.now()
