@@ -48,7 +48,12 @@ class RecordingAPIClient(APIClient):
 
     def request(self, **kwargs):
         response = super().request(**kwargs)
-        self._log.append((f"{kwargs.get('REQUEST_METHOD')} {kwargs.get('PATH_INFO')}", response.content))
+        if response.streaming:
+            body = b"".join(response.streaming_content)
+            response.streaming_content = [body]
+        else:
+            body = response.content
+        self._log.append((f"{kwargs.get('REQUEST_METHOD')} {kwargs.get('PATH_INFO')}", body))
         return response
 
 
