@@ -6,8 +6,10 @@ from integrations.api import views as api_views
 
 urlpatterns = [
     # The admin's provider screens; before admin.site.urls, whose catch-all would answer first.
+    path("admin/providers/costs/", include("integrations.analytics_views")),
     path("admin/providers/", include(provider_admin_urls())),
     path("admin/", admin.site.urls),
+    path("api/v1/analytics/", include("integrations.api.analytics_urls")),
     path("api/", include("integrations.api.urls")),
     path("healthz", api_views.healthz, name="healthz"),
     path("readyz", api_views.readyz, name="readyz"),

@@ -94,3 +94,20 @@ def call(organization, integration, *, when, status="completed", duration=None, 
         latency_ms=latency_ms,
         created_at=when,
     )
+
+
+def this_month(day_offset_hours: int = 0) -> dt.datetime:
+    """A moment inside the current calendar month (its first day, plus some hours)."""
+    start = timezone.localtime(timezone.now()).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    return start + dt.timedelta(hours=1 + day_offset_hours)
+
+
+def current_month_traffic(organization, primary, fallback, *, marketing: int, uncategorised: int) -> list[Message]:
+    """Billable rows this month: ``marketing`` on ``primary`` at its stored catalog price 0.05,
+    ``uncategorised`` on ``fallback`` with no stored price, and one failure on each."""
+    rows = [message(organization, primary, when=this_month(i % 5), category="marketing", cost=D("0.05"),
+                    cost_source="catalog") for i in range(marketing)]
+    rows += [message(organization, fallback, when=this_month(i % 5)) for i in range(uncategorised)]
+    rows += [message(organization, primary, when=this_month(), status="failed"),
+             message(organization, fallback, when=this_month(), status="failed")]
+    return Message.objects.bulk_create(rows)
