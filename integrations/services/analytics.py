@@ -636,7 +636,8 @@ def unit_price_label(provider_class, integration: OrganizationIntegration | None
 def price_model_label(model: PriceModel) -> str:
     """:func:`unit_price_label` for a price model on its own."""
     unit = "min" if model.unit == UNIT_MINUTE else "message"
-    prices = sorted({model.unit_price, *model.category_prices.values(), *(t.unit_price for t in model.tiers)})
+    base_prices = [t.unit_price for t in model.tiers] if model.tiers else [model.unit_price]
+    prices = sorted({*base_prices, *model.category_prices.values()})
     positive = [p for p in prices if p > 0]
     if not positive:
         text = "Free"

@@ -8,7 +8,7 @@ import pytest
 
 from integrations.models import Message
 from integrations.services import analytics
-from providers.pricing import CATALOG
+from providers.pricing import CATALOG, PriceModel, Tier
 from tests.factories import make_integration
 from tests.integrations.analytics_fixtures import (
     NOW,
@@ -305,6 +305,8 @@ def test_unit_price_labels():
     from tests.integrations.analytics_fixtures import SixSecondVoip
 
     assert analytics.unit_price_label(SixSecondVoip) == "$0.01/min (6-second billing) + $2.00/month"
+    tiered = type("Tiered", (), {"pricing": PriceModel(unit_price=D("9"), tiers=(Tier(1000, D("0.05")), Tier(None, D("0.03"))))})
+    assert analytics.unit_price_label(tiered) == "$0.03–0.05/message"  # the tiers, not the unused base price
     free = type("Free", (), {"pricing": CATALOG["whatsapp_web"]})
     assert analytics.unit_price_label(free) == "Free"
 
