@@ -1,22 +1,32 @@
-"""Staff JSON view polled by the WhatsApp Web pairing snippet (templates/integrations/_pairing_qr.html)."""
+"""Staff JSON view behind the WhatsApp Web pairing snippet (templates/integrations/_pairing_qr.html).
+
+GET returns the bridge session state and, while it waits for a scan, the QR image; POST starts
+the session (creating it with our webhook URL and HMAC key) and returns the state after.
+"""
 
 from __future__ import annotations
 
 from django.contrib.admin.views.decorators import staff_member_required
 from django.http import Http404, HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_http_methods
 
 from integrations.services.errors import NotFound, OperationRefused
-from integrations.services.pairing import integration_pairing_state, pairing_integration_for_admin
+from integrations.services.pairing import (
+    integration_pairing_state,
+    integration_session_start,
+    pairing_integration_for_admin,
+)
 
 
 @never_cache
 @staff_member_required
-@require_GET
+@require_http_methods(["GET", "POST"])
 def integration_pairing(request: HttpRequest, integration_id) -> JsonResponse:
     try:
         integration = pairing_integration_for_admin(user=request.user, integration_id=integration_id)
+        if request.method == "POST":
+            return JsonResponse(integration_session_start(integration=integration, actor=request.user))
         return JsonResponse(integration_pairing_state(integration=integration))
     except NotFound:
         raise Http404("No such integration.") from None

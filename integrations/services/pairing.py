@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
+from audit import services as audit
+from audit.models import AuditEvent
 from integrations.models import OrganizationIntegration
 from integrations.selectors import administered_organizations
 from integrations.services.errors import NotFound, OperationRefused
@@ -51,3 +53,28 @@ def integration_pairing_state(*, integration: OrganizationIntegration) -> dict[s
         "starting": "The bridge is starting the session.",
     }.get(state.status, f"The bridge session is {state.bridge_status or 'in an unknown state'}.")
     return {"status": state.status, "bridge_status": state.bridge_status, "paired": state.paired, "qr": qr, "detail": detail}
+
+
+def integration_session_start(*, integration: OrganizationIntegration, actor: Any) -> dict[str, Any]:
+    """Create (or update) and start the bridge session with our webhook URL and HMAC key.
+
+    The bridge is called outside any transaction; the audit event records the outcome.
+    Returns the pairing state right after, so the screen can show the QR at once.
+    """
+    adapter = integration.adapter()
+    if getattr(adapter, "pairing_state", None) is None:
+        raise OperationRefused(f"{integration.provider_class().display_name} has no session to start.", code="not_supported")
+    try:
+        adapter.setup()
+    except ProviderError as exc:
+        reason = adapter.scrub(str(exc))
+        audit.record(
+            action="integration.session_started", actor=actor, organization=integration.organization,
+            target=integration, outcome=AuditEvent.Outcome.FAILURE, reason=reason,
+        )
+        raise OperationRefused(f"The bridge did not start the session: {reason}", code="provider_error") from None
+    audit.record(
+        action="integration.session_started", actor=actor, organization=integration.organization, target=integration,
+        after={"session": adapter.setting("session", "default"), "webhook_url": integration.webhook_url},
+    )
+    return integration_pairing_state(integration=integration)

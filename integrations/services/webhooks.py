@@ -27,6 +27,7 @@ from integrations.models import Call, Message, OrganizationIntegration
 from integrations.services.errors import NotFound
 from providers import events
 from providers.base import InboundEvent, ProviderError, WebhookRequest, WebhookSignatureError
+from providers.registry import UnknownProvider
 
 logger = logging.getLogger(__name__)
 
@@ -67,7 +68,12 @@ def webhook_receive(*, integration_id: UUID | str, request: WebhookRequest) -> W
     event ``webhook.rejected`` (never the payload).
     """
     integration = webhook_integration(integration_id=integration_id)
-    adapter = integration.adapter()
+    try:
+        adapter = integration.adapter()
+    except UnknownProvider:
+        # The provider's plugin is no longer installed: nothing here can verify the request.
+        logger.warning("Webhook for integration %s: provider '%s' is not registered.", integration.pk, integration.provider_name)
+        raise NotFound("No such webhook.") from None
 
     if request.method == "GET":
         try:

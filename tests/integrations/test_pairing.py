@@ -4,6 +4,7 @@ import pytest
 from django.template.loader import render_to_string
 from django.urls import reverse
 
+from audit.models import AuditEvent
 from integrations.models import Membership
 from tests.factories import make_integration, make_membership, make_user
 from tests.providers.loopback import LoopbackServer, Reply
@@ -85,3 +86,34 @@ def test_snippet_renders_for_the_bridge_only(organization, integration):
     assert pairing_url(integration) in html and "setTimeout(poll" in html
     sandbox = make_integration(organization=organization)
     assert render_to_string("integrations/_pairing_qr.html", {"integration": sandbox}).strip() == ""
+
+
+def test_post_starts_the_session_with_our_webhook_and_audits(client, organization, integration, bridge):
+    bridge.route("POST", "/api/sessions", Reply(status=201, json={"name": "default", "status": "STARTING"}))
+    user = make_user()
+    make_membership(user=user, organization=organization, role=Membership.Role.OWNER)
+    client.force_login(user)
+    data = client.post(pairing_url(integration)).json()
+    assert data["status"] == "scan_qr_code" and data["qr"]
+    [webhook] = bridge.requests_to("POST", "/api/sessions")[0].json()["config"]["webhooks"]
+    assert webhook["url"] == integration.webhook_url and webhook["hmac"]["key"] == integration.webhook_secret
+    event = AuditEvent.objects.get(action="integration.session_started")
+    assert event.outcome == "success" and event.organization == organization
+    assert integration.webhook_secret not in str(event.after) and API_KEY not in str(event.after)
+
+
+def test_post_reports_a_bridge_refusal_without_secrets(client, integration, bridge):
+    bridge.route("POST", "/api/sessions", Reply(status=400, json={"message": f"bad key {API_KEY}"}))
+    client.force_login(make_user(superuser=True))
+    response = client.post(pairing_url(integration))
+    assert response.status_code == 400
+    assert API_KEY not in response.content.decode()
+    assert AuditEvent.objects.get(action="integration.session_started").outcome == "failure"
+
+
+def test_post_is_refused_for_other_organizations_admins(client, other_organization, integration, bridge):
+    user = make_user()
+    make_membership(user=user, organization=other_organization, role=Membership.Role.OWNER)
+    client.force_login(user)
+    assert client.post(pairing_url(integration)).status_code == 404
+    assert bridge.requests == []

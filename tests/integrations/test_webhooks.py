@@ -304,3 +304,9 @@ def test_bridge_ack_and_session_status(client, organization):
     assert post({"id": "evt_2", "event": "session.status", "session": "default", "payload": {"status": "FAILED"}}).status_code == 200
     integration.refresh_from_db()
     assert integration.health_status == OrganizationIntegration.Health.DOWN
+
+
+def test_integration_whose_provider_is_gone_is_404(client, organization):
+    integration = meta_integration(organization)
+    OrganizationIntegration.objects.for_org(organization).filter(pk=integration.pk).update(provider_name="uninstalled_plugin")
+    assert post_meta(client, integration, meta_body()).status_code == 404
