@@ -101,6 +101,21 @@ def record_failure(*, integration: OrganizationIntegration, detail: str = "", no
             outcome="failure",
             reason=detail[:500],
         )
+        from integrations.services import notifications
+
+        notifications.notify(
+            organization=integration.organization,
+            event=notifications.PROVIDER_DOWN,
+            summary=f"{integration.display_name} ({integration.provider_name}) is failing: circuit breaker open",
+            data={
+                "integration": str(integration.pk),
+                "channel": integration.channel,
+                "is_primary": integration.is_primary,
+                "consecutive_failures": integration.consecutive_failures,
+                "open_until": integration.breaker_open_until.isoformat(),
+                "detail": detail[:300],
+            },
+        )
     return opened
 
 

@@ -1,3 +1,4 @@
+from celery import current_app
 from django.core.management.base import BaseCommand, CommandError
 
 from integrations.selectors import organization_get
@@ -39,3 +40,20 @@ class Command(BaseCommand):
         down = sum(1 for r in rows if r.health == "down")
         if down:
             self.stderr.write(f"{down} integration(s) down.")
+        self._report_broker()
+
+    def _report_broker(self) -> None:
+        """Delivery needs the Celery broker: say plainly when it cannot be reached."""
+        if current_app.conf.task_always_eager:
+            self.stdout.write("Celery: eager mode (no broker; tasks run in-process).")
+            return
+        try:
+            with current_app.connection_for_write() as connection:
+                connection.ensure_connection(max_retries=1, timeout=2)
+        except Exception as exc:
+            self.stderr.write(
+                f"Celery broker UNREACHABLE ({type(exc).__name__}): messages stay queued and no "
+                "health check or retry runs until it is back."
+            )
+            return
+        self.stdout.write("Celery broker: reachable.")

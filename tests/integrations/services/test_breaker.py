@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.core import mail
 from django.utils import timezone
 
 from audit.models import AuditEvent
 from integrations.models import Message, OrganizationIntegration
 from integrations.services import breaker, dispatch
-from tests.factories import make_integration
+from tests.factories import make_integration, make_membership, make_user
 
 TO = "+5491155550000"
 
@@ -32,14 +33,17 @@ def deliver(organization) -> Message:
 
 
 @pytest.mark.django_db
-def test_breaker_opens_skips_half_opens_and_closes(organization, breaker_settings):
+def test_breaker_opens_skips_half_opens_and_closes(organization, breaker_settings, django_capture_on_commit_callbacks):
+    make_membership(user=make_user(username="ops"), organization=organization)
     primary = make_integration(organization=organization, display_name="Flaky",
                                config={"label": "flaky", "failure_rate": 1})
     fallback = make_integration(organization=organization, display_name="Steady", config={"label": "steady"})
 
     # N consecutive retryable failures open it; each message still goes out through the fallback.
-    for _ in range(3):
-        assert deliver(organization).integration_id == fallback.pk
+    with django_capture_on_commit_callbacks(execute=True):
+        for _ in range(3):
+            assert deliver(organization).integration_id == fallback.pk
+    assert [m.subject for m in mail.outbox] == ["[Switchboard] Acme: Flaky (sandbox_whatsapp) is failing: circuit breaker open"]
     primary.refresh_from_db()
     assert primary.consecutive_failures == 3
     assert breaker.breaker_state(integration=primary) == breaker.BreakerState.OPEN

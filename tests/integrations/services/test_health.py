@@ -202,10 +202,21 @@ def test_check_providers_prints_a_table_without_secrets(organization, other_orga
     call_command("check_providers", "--org", "acme", stdout=out, stderr=err)
     lines = out.getvalue().splitlines()
     assert lines[0].split()[:4] == ["ORG", "CHANNEL", "PRIMARY", "NAME"]
-    assert len(lines) == 3
+    assert len(lines) == 4 and lines[3] == "Celery broker: reachable."
     assert "Acme main" in out.getvalue() and "Globex" not in out.getvalue()
     assert any("Acme spare" in line and "down" in line for line in lines)
     assert "1 integration(s) down" in err.getvalue()
     assert SECRET_API_KEY not in out.getvalue() + err.getvalue()
     down.refresh_from_db()
     assert down.health_status == "down" and down.health_checked_at is not None
+
+
+@pytest.mark.django_db
+def test_check_providers_says_clearly_when_the_broker_is_down(organization, monkeypatch):
+    from celery import current_app
+
+    make_integration(organization=organization)
+    monkeypatch.setattr(current_app.conf, "broker_url", "redis://127.0.0.1:1/0")
+    out, err = StringIO(), StringIO()
+    call_command("check_providers", stdout=out, stderr=err)
+    assert "Celery broker UNREACHABLE" in err.getvalue()
