@@ -358,3 +358,19 @@ def test_usage_counts_real_rows(client_a, organization, primary_a):
     assert "USD 0.01" in page  # 0.010 total
     assert "66.7 %" in page  # 2 of 3 finished succeeded
     assert "200 ms" in page
+
+
+@pytest.mark.django_db
+def test_whatsapp_web_detail_shows_the_pairing_panel(client_a, organization):
+    bridge = make_integration(
+        organization=organization,
+        provider_name="whatsapp_web",
+        display_name="Bridge",
+        status=OrganizationIntegration.Status.PENDING,
+        config={"base_url": "http://127.0.0.1:9"},
+        credentials={"api_key": "bridge_key_0123456789"},
+    )
+    page = client_a.get(reverse("provider_admin:integration", args=[bridge.pk])).content.decode()
+    assert "Pair the WhatsApp Web bridge" in page
+    assert reverse("integration_pairing", args=[bridge.pk]) in page
+    assert "bridge_key_0123456789" not in page
