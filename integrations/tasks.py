@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from celery import shared_task
 from django.conf import settings
+from django.core.cache import cache
 
 from integrations.services import dispatch, health, notifications
 
@@ -45,9 +46,28 @@ def sweep_stalled_deliveries() -> dict[str, int]:
     return dispatch.sweep_stalled()
 
 
+HEALTH_RUN_LOCK = "sb:health:run-lock"
+
+
 @shared_task(name="integrations.tasks.run_health_checks", acks_late=True)
 def run_health_checks() -> int:
-    return len(health.run_health_checks())
+    # One run at a time: two overlapping runs would count one outage twice towards the K
+    # consecutive failed checks that trigger a failover. The lock expires on its own if a
+    # worker dies holding it; without Redis, runs simply are not serialized.
+    interval = settings.CELERY_BEAT_SCHEDULE["health-checks"]["schedule"]
+    try:
+        acquired = cache.add(HEALTH_RUN_LOCK, "1", timeout=max(int(interval * 2), 60))
+    except Exception:
+        acquired = True
+    if not acquired:
+        return 0
+    try:
+        return len(health.run_health_checks())
+    finally:
+        try:
+            cache.delete(HEALTH_RUN_LOCK)
+        except Exception:
+            pass
 
 
 @shared_task(
