@@ -17,3 +17,6 @@ urlpatterns = [
     path("healthz", api_views.healthz, name="healthz"),
     path("readyz", api_views.readyz, name="readyz"),
 ]
+
+# JSON 404s under /api/ (the API's error shape); the usual page everywhere else.
+handler404 = api_views.api_not_found

@@ -108,6 +108,10 @@ def _not_found_on_bad_id(lookup):
 class OrganizationQuerysetMixin:
     """``get_object`` that answers 404 for a malformed id as for another tenant's id."""
 
+    # Any segment reaches the view (the router's default stops at dots), so a malformed id gets
+    # the API's JSON 404 rather than Django's HTML page.
+    lookup_value_regex = "[^/]+"
+
     def get_object(self):
         queryset = self.filter_queryset(self.get_queryset())
         obj = _not_found_on_bad_id(lambda: queryset.get(pk=self.kwargs["pk"]))
@@ -470,6 +474,15 @@ class LegacySwitchPrimaryView(_LegacyView):
 def healthz(request):
     """The process is up. Touches nothing else, so a database outage does not restart pods."""
     return JsonResponse({"status": "ok"})
+
+
+def api_not_found(request, exception=None):
+    """Django's 404 handler: JSON in the API's error shape under /api/, the usual page elsewhere."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"code": "not_found", "detail": "Not found.", "errors": {}}, status=404)
+    from django.views.defaults import page_not_found
+
+    return page_not_found(request, exception)
 
 
 def readyz(request):
