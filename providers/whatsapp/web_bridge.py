@@ -9,8 +9,18 @@ while pairing, the QR image.
 ``{"_serialized": ...}``; both are read), updating an existing session with
 ``PUT /api/sessions/<name>`` when creation answers 409/422, and the media endpoints
 (``sendImage``, ``sendFile``, ``sendVoice``, ``sendVideo`` with a ``file`` object holding a URL;
-some of them are WAHA Plus only). Evolution API is a documented variant
-(``docs/ADDING_A_PROVIDER.md``) and not implemented here.
+some of them are WAHA Plus only).
+
+Evolution API is a variant (config ``api`` = ``evolution``): header ``apikey``, instance name
+= session name, ``POST /message/sendText/<instance>``, state from
+``GET /instance/connectionState/<instance>`` (open / connecting / close, read as WORKING /
+SCAN_QR_CODE / STOPPED). Evolution does not sign webhooks, so its webhook URL carries a
+``token`` query parameter (the integration's webhook secret) that is compared in constant
+time; the ``X-Webhook-Token`` header is accepted too. *Unverified* for Evolution beyond the
+contract summary: the media endpoints (``sendMedia``, ``sendWhatsAppAudio``), the QR answer of
+``GET /instance/connect/<instance>`` (``base64`` data URL), instance creation and
+``POST /webhook/set/<instance>``, and the webhook payloads (``messages.upsert``,
+``messages.update``, ``connection.update``).
 """
 
 from __future__ import annotations
@@ -21,7 +31,7 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import requests
 
@@ -76,6 +86,20 @@ ACK_MAP = {
 ACK_NAMES = {-1: "ERROR", 0: "PENDING", 1: "SERVER", 2: "DEVICE", 3: "READ", 4: "PLAYED"}
 MEDIA_ENDPOINTS = {"image": "sendImage", "document": "sendFile", "audio": "sendVoice", "video": "sendVideo"}
 
+API_WAHA = "waha"
+API_EVOLUTION = "evolution"
+TOKEN_HEADER = "X-Webhook-Token"
+# Evolution connection states, read as the WAHA statuses they correspond to.
+EVOLUTION_STATES = {"open": "WORKING", "connecting": "SCAN_QR_CODE", "close": "STOPPED"}
+EVOLUTION_EVENTS = ("MESSAGES_UPSERT", "MESSAGES_UPDATE", "CONNECTION_UPDATE")
+EVOLUTION_ACKS = {
+    "ERROR": events.STATUS_FAILED,
+    "SERVER_ACK": events.STATUS_SENT,
+    "DELIVERY_ACK": events.STATUS_DELIVERED,
+    "READ": events.STATUS_READ,
+    "PLAYED": events.STATUS_READ,
+}
+
 
 @dataclass(frozen=True)
 class PairingState:
@@ -115,8 +139,11 @@ class WhatsAppWebBridge(HttpAdapterMixin, WhatsAppProvider):
 
     config_fields = (
         ConfigField("base_url", "Bridge URL", kind="url", help_text="Where your WAHA bridge listens, e.g. http://waha:3000."),
-        ConfigField("session", "Session name", required=False, default="default", help_text="Letters, digits, - and _."),
-        ConfigField("api_key", "Bridge API key", secret=True, help_text="Sent as X-Api-Key."),
+        ConfigField("api", "Bridge API", kind="choice", required=False, choices=(API_WAHA, API_EVOLUTION), default=API_WAHA,
+                    help_text="WAHA (signed webhooks) or Evolution API (webhooks carry a token)."),
+        ConfigField("session", "Session name", required=False, default="default",
+                    help_text="The WAHA session or Evolution instance; letters, digits, - and _."),
+        ConfigField("api_key", "Bridge API key", secret=True, help_text="Sent as X-Api-Key (WAHA) or apikey (Evolution)."),
         *HTTP_CONFIG_FIELDS,
     )
 
@@ -133,8 +160,16 @@ class WhatsAppWebBridge(HttpAdapterMixin, WhatsAppProvider):
     def _session_path(self, suffix: str = "") -> str:
         return f"/api/sessions/{quote(self.session_name(), safe='')}{suffix}"
 
+    @property
+    def evolution(self) -> bool:
+        return self.setting("api", API_WAHA) == API_EVOLUTION
+
+    def _instance(self) -> str:
+        return quote(self.session_name(), safe="")
+
     def auth_kwargs(self) -> dict[str, Any]:
-        return {"headers": {"X-Api-Key": self.secret("api_key")}}
+        header = "apikey" if self.evolution else "X-Api-Key"
+        return {"headers": {header: self.secret("api_key")}}
 
     def classify_error(self, response: requests.Response) -> ProviderError:
         body = error_body(response)
@@ -155,6 +190,8 @@ class WhatsAppWebBridge(HttpAdapterMixin, WhatsAppProvider):
             raise ProviderRejected(str(exc), code="invalid_recipient") from None
         if len(message.attachments) > 1:
             raise ProviderRejected("The bridge sends one attachment per message.", code="too_many_attachments")
+        if self.evolution:
+            return self._evolution_send(to, message)
         payload: dict[str, Any] = {"session": self.session_name(), "chatId": chat_id(to)}
         if message.attachments:
             attachment: Attachment = message.attachments[0]
@@ -176,9 +213,38 @@ class WhatsAppWebBridge(HttpAdapterMixin, WhatsAppProvider):
             raise ProviderUnavailable("The bridge accepted the message but returned no id.", code="malformed_response")
         return SendResult(provider_message_id=provider_id, status=events.STATUS_SENT, raw=data if isinstance(data, dict) else {})
 
+    def _evolution_send(self, to: str, message: OutboundMessage) -> SendResult:
+        payload: dict[str, Any] = {"number": to.lstrip("+")}
+        if message.attachments:
+            attachment = message.attachments[0]
+            caption = attachment.caption or message.body
+            if attachment.kind == "audio":
+                if caption:
+                    raise ProviderRejected("Voice messages cannot carry text; send the text separately.", code="caption_not_supported")
+                path, payload["audio"] = f"/message/sendWhatsAppAudio/{self._instance()}", attachment.url
+            else:
+                path = f"/message/sendMedia/{self._instance()}"
+                payload.update(mediatype=attachment.kind, media=attachment.url, mimetype=attachment.mime_type or "application/octet-stream")
+                if caption:
+                    payload["caption"] = caption
+                if attachment.filename:
+                    payload["fileName"] = attachment.filename
+        else:
+            path, payload["text"] = f"/message/sendText/{self._instance()}", message.body
+        data = self.request_json("POST", path, json=payload)
+        provider_id = str(((data or {}).get("key") or {}).get("id") or "") if isinstance(data, dict) else ""
+        if not provider_id:
+            raise ProviderUnavailable("The bridge accepted the message but returned no id.", code="malformed_response")
+        return SendResult(provider_message_id=provider_id, status=events.STATUS_SENT, raw=data)
+
     # ----- session
 
     def session_status(self) -> str:
+        """The session's status in WAHA's words (Evolution states are translated)."""
+        if self.evolution:
+            data = self.request_json("GET", f"/instance/connectionState/{self._instance()}")
+            state = str(((data or {}).get("instance") or {}).get("state", "")) if isinstance(data, dict) else ""
+            return EVOLUTION_STATES.get(state.lower(), state.upper())
         data = self.request_json("GET", self._session_path())
         return str((data or {}).get("status", "")).upper() if isinstance(data, dict) else ""
 
@@ -198,8 +264,28 @@ class WhatsAppWebBridge(HttpAdapterMixin, WhatsAppProvider):
             ]
         }
 
+    def evolution_webhook_url(self) -> str:
+        separator = "&" if "?" in self.webhook_url else "?"
+        return f"{self.webhook_url}{separator}{urlencode({'token': self.webhook_secret})}"
+
+    def _evolution_setup(self) -> None:
+        webhook = {"enabled": True, "url": self.evolution_webhook_url(), "byEvents": False, "base64": False,
+                   "events": list(EVOLUTION_EVENTS)}
+        try:
+            self.request("POST", "/instance/create", json={
+                "instanceName": self.session_name(), "integration": "WHATSAPP-BAILEYS", "qrcode": True, "webhook": webhook,
+            })
+        except ProviderRejected as exc:
+            if exc.status not in (403, 409, 422):
+                raise
+            self.request("POST", f"/webhook/set/{self._instance()}", json={"webhook": webhook})
+            self.request("GET", f"/instance/connect/{self._instance()}")
+
     def setup(self) -> None:
         """Create and start the session, pointing its webhooks at us; update it if it exists."""
+        if self.evolution:
+            self._evolution_setup()
+            return
         try:
             self.request("POST", "/api/sessions", json={"name": self.session_name(), "start": True, "config": self.session_config()})
         except ProviderRejected as exc:
@@ -209,6 +295,11 @@ class WhatsAppWebBridge(HttpAdapterMixin, WhatsAppProvider):
             self.request("POST", self._session_path("/start"))
 
     def teardown(self) -> None:
+        """Stop the session (WAHA). Evolution has no stop: its instance is logged out, which
+        unpairs the phone; pairing again needs a new QR scan."""
+        if self.evolution:
+            self.request("DELETE", f"/instance/logout/{self._instance()}")
+            return
         self.request("POST", self._session_path("/stop"))
 
     def pairing_state(self) -> PairingState:
@@ -217,6 +308,13 @@ class WhatsAppWebBridge(HttpAdapterMixin, WhatsAppProvider):
         status = SESSION_STATUS_MAP.get(bridge_status, "unknown")
         if bridge_status != "SCAN_QR_CODE":
             return PairingState(status=status, bridge_status=bridge_status)
+        if self.evolution:
+            data = self.request_json("GET", f"/instance/connect/{self._instance()}")
+            image = str((data or {}).get("base64") or "") if isinstance(data, dict) else ""
+            mimetype, _, encoded = image.partition(";base64,") if image.startswith("data:") else ("data:image/png", "", image)
+            if not encoded:
+                raise ProviderUnavailable("The bridge returned no QR image.", code="malformed_response")
+            return PairingState(status=status, bridge_status=bridge_status, qr_mimetype=mimetype[5:], qr_base64=encoded)
         data = self.request_json(
             "GET", f"/api/{quote(self.session_name(), safe='')}/auth/qr", headers={"Accept": "application/json"}
         )
@@ -234,6 +332,11 @@ class WhatsAppWebBridge(HttpAdapterMixin, WhatsAppProvider):
     def verify_webhook(self, request: WebhookRequest) -> None:
         if not self.webhook_secret:
             raise WebhookSignatureError("Bridge webhook cannot be verified: no HMAC key.")
+        if self.evolution:
+            given = request.header(TOKEN_HEADER) or (request.query.get("token") or [""])[0]
+            if not given or not hmac.compare_digest(given.encode(), self.webhook_secret.encode()):
+                raise WebhookSignatureError("Bridge webhook token does not match.")
+            return
         algorithm = request.header(ALGORITHM_HEADER, "sha512").lower()
         if algorithm != "sha512":
             raise WebhookSignatureError(f"Bridge webhook signed with unsupported algorithm '{algorithm[:20]}'.")
@@ -249,6 +352,8 @@ class WhatsAppWebBridge(HttpAdapterMixin, WhatsAppProvider):
         except (ValueError, AttributeError):
             raise ProviderRejected("Bridge webhook body is not a JSON object.", code="malformed") from None
         event = str(data.get("event", ""))
+        if self.evolution:
+            return _parse_evolution(event, data)
         event_id = str(data.get("id", ""))
         occurred_at = _ms_timestamp(data.get("timestamp"))
         if event == "message":
@@ -303,6 +408,48 @@ class WhatsAppWebBridge(HttpAdapterMixin, WhatsAppProvider):
                 )
             ]
         return []
+
+
+def _parse_evolution(event: str, data: dict[str, Any]) -> list[InboundEvent]:
+    body = data.get("data") or {}
+    if not isinstance(body, dict):
+        return []
+    event = event.lower().replace("_", ".")
+    key = body.get("key") or {}
+    if event == "messages.upsert":
+        if key.get("fromMe"):
+            return []
+        content = body.get("message") or {}
+        text = content.get("conversation") or (content.get("extendedTextMessage") or {}).get("text") or ""
+        message_id = str(key.get("id", ""))
+        return [InboundEvent(
+            kind=events.INBOUND_MESSAGE, event_id=message_id, provider_message_id=message_id,
+            from_number=number_from_chat(key.get("remoteJid")), body=str(text),
+            occurred_at=_seconds_timestamp(body.get("messageTimestamp")), raw=data,
+        )]
+    if event == "messages.update":
+        status = EVOLUTION_ACKS.get(str(body.get("status", "")).upper())
+        message_id = str(body.get("keyId") or key.get("id") or "")
+        if status is None or not message_id:
+            return []
+        return [InboundEvent(
+            kind=events.MESSAGE_STATUS, event_id=f"{message_id}:{body.get('status')}", provider_message_id=message_id,
+            status=status, error_code="ack_error" if status == events.STATUS_FAILED else "", raw=data,
+        )]
+    if event == "connection.update":
+        bridge_status = EVOLUTION_STATES.get(str(body.get("state", "")).lower(), "")
+        return [InboundEvent(
+            kind=events.SESSION_STATUS, status=SESSION_STATUS_MAP.get(bridge_status, "unknown"),
+            raw={"instance": data.get("instance"), "status": bridge_status},
+        )]
+    return []
+
+
+def _seconds_timestamp(value: Any) -> datetime | None:
+    try:
+        return datetime.fromtimestamp(int(value), tz=UTC)
+    except (TypeError, ValueError):
+        return None
 
 
 def _message_id(data: Any) -> str:

@@ -173,3 +173,100 @@ def test_voice_messages_cannot_carry_text():
         with pytest.raises(ProviderRejected):
             bridge.send_message(OutboundMessage(to=RECIPIENT, body="hi", attachments=(Attachment(url="https://x/a.ogg", mime_type="audio/ogg"),)))
         assert server.requests == []
+
+
+# ----- the Evolution API variant
+
+class TestEvolutionVariantContract(HttpProviderContract):
+    provider_class = WhatsAppWebBridge
+    secrets = {"api_key": API_KEY}
+    required_fields = {"base_url", "api_key"}
+    operation = ("POST", "/message/sendText/main")
+    health = ("GET", "/instance/connectionState/main")
+    auth_error_code = "401"
+    recipient_error_code = "400"
+    expected_provider_id = "BAE594145F4C59B4"
+
+    def config(self, base_url):
+        return {"base_url": base_url, "session": "main", "api": "evolution"}
+
+    def authorized(self, request):
+        return request.header("apikey") == API_KEY
+
+    def unauthorized_reply(self):
+        return Reply(status=401, json={"status": 401, "error": "Unauthorized", "response": {"message": "Unauthorized"}})
+
+    def success_reply(self):
+        return Reply(status=201, json={"key": {"remoteJid": "14155550123@s.whatsapp.net", "fromMe": True, "id": self.expected_provider_id},
+                                       "status": "PENDING"})
+
+    def healthy_reply(self):
+        return Reply(json={"instance": {"instanceName": "main", "state": "open"}})
+
+    def unhealthy_reply(self):
+        return Reply(json={"instance": {"instanceName": "main", "state": "close"}})
+
+    def rate_limit_reply(self):
+        return Reply(status=429, json={"error": "Too Many Requests"})
+
+    def recipient_error_reply(self):
+        return Reply(status=400, json={"status": 400, "error": "Bad Request", "response": {"message": [{"exists": False}]}})
+
+    def echo_error_body(self, text):
+        return {"error": f"bad key {text}"}
+
+    def assert_operation_request(self, request):
+        assert request.json() == {"number": "14155550123", "text": "Hello from the contract"}
+
+    def test_sends_media_by_url(self, server, adapter):
+        server.route("POST", "/message/sendMedia/main", Reply(status=201, json={"key": {"id": "MEDIA1"}}))
+        adapter.send_message(OutboundMessage(to=RECIPIENT, body="look", attachments=(
+            Attachment(url="https://cdn.example.com/a.jpg", mime_type="image/jpeg"),)))
+        assert server.requests_to("POST", "/message/sendMedia/main")[0].json() == {
+            "number": "14155550123", "mediatype": "image", "media": "https://cdn.example.com/a.jpg",
+            "mimetype": "image/jpeg", "caption": "look"}
+
+    def test_setup_creates_the_instance_with_a_tokened_webhook(self, server, adapter):
+        server.route("POST", "/instance/create", Reply(status=201, json={"instance": {"instanceName": "main"}}))
+        adapter.setup()
+        created = server.requests_to("POST", "/instance/create")[0].json()
+        assert created["instanceName"] == "main"
+        assert created["webhook"]["url"] == adapter.webhook_url + "?token=" + adapter.webhook_secret
+
+    def test_pairing_reads_the_qr_from_connect(self, server, adapter):
+        server.route(*self.health, Reply(json={"instance": {"instanceName": "main", "state": "connecting"}}))
+        server.route("GET", "/instance/connect/main", Reply(json={"code": "2@abc", "base64": "data:image/png;base64,iVBORw0K"}))
+        state = adapter.pairing_state()
+        assert (state.status, state.qr_mimetype, state.qr_base64) == (events.SESSION_SCAN_QR, "image/png", "iVBORw0K")
+
+
+def evolution():
+    return WhatsAppWebBridge(config={"base_url": "http://127.0.0.1:9", "api": "evolution"}, credentials={"api_key": API_KEY},
+                             webhook_secret=HMAC_KEY)
+
+
+UPSERT = json.dumps({"event": "messages.upsert", "instance": "main", "data": {
+    "key": {"remoteJid": "14155550123@s.whatsapp.net", "fromMe": False, "id": "IN1"},
+    "message": {"conversation": "oi"}, "messageTimestamp": 1700000000}}).encode()
+
+
+def test_evolution_webhook_token_in_query_or_header():
+    bridge = evolution()
+    bridge.verify_webhook(WebhookRequest(method="POST", url="https://x/", body=UPSERT, headers={}, query={"token": [HMAC_KEY]}))
+    bridge.verify_webhook(WebhookRequest(method="POST", url="https://x/", body=UPSERT, headers={"X-Webhook-Token": HMAC_KEY}))
+    for query in ({}, {"token": ["guess"]}):
+        with pytest.raises(WebhookSignatureError):
+            bridge.verify_webhook(WebhookRequest(method="POST", url="https://x/", body=UPSERT, headers={}, query=query))
+
+
+def test_evolution_webhook_parsing():
+    bridge = evolution()
+    [inbound] = bridge.parse_webhook(WebhookRequest(method="POST", url="https://x/", body=UPSERT, headers={}))
+    assert (inbound.kind, inbound.from_number, inbound.body, inbound.provider_message_id) == (
+        events.INBOUND_MESSAGE, "+14155550123", "oi", "IN1")
+    update = json.dumps({"event": "messages.update", "data": {"keyId": "OUT1", "status": "DELIVERY_ACK"}}).encode()
+    [status] = bridge.parse_webhook(WebhookRequest(method="POST", url="https://x/", body=update, headers={}))
+    assert (status.kind, status.provider_message_id, status.status) == (events.MESSAGE_STATUS, "OUT1", events.STATUS_DELIVERED)
+    connection = json.dumps({"event": "connection.update", "data": {"state": "open"}}).encode()
+    [session] = bridge.parse_webhook(WebhookRequest(method="POST", url="https://x/", body=connection, headers={}))
+    assert session.status == events.SESSION_WORKING
