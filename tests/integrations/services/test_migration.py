@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -306,3 +307,17 @@ def test_success_rate_counts_finished_migrations_of_90_days(organization):
         )
     rate = svc.migration_success_rate(organization=organization)
     assert rate["total"] == 4 and rate["completed"] == 2 and rate["rate"] == 50.0
+
+
+def test_test_message_goes_straight_through_the_target(organization, source, admin_user):
+    from providers import sandbox
+
+    migration = _tested(organization, admin_user)
+    message_id = svc.migration_send_test_message(migration=migration, to="+5491100000000", actor=admin_user)
+    assert [(sent["label"], sent["to"], sent["provider_id"]) for sent in sandbox.outbox] == [
+        ("b", "+5491100000000", message_id)
+    ]
+    migration.refresh_from_db()
+    assert migration.log[-1]["step"] == "test_message" and migration.log[-1]["outcome"] == "ok"
+    with pytest.raises(ValidationError):
+        svc.migration_send_test_message(migration=migration, to=" ", actor=admin_user)
