@@ -310,3 +310,21 @@ def test_integration_whose_provider_is_gone_is_404(client, organization):
     integration = meta_integration(organization)
     OrganizationIntegration.objects.for_org(organization).filter(pk=integration.pk).update(provider_name="uninstalled_plugin")
     assert post_meta(client, integration, meta_body()).status_code == 404
+
+
+def test_evolution_bridge_token_in_the_webhook_url(client, organization):
+    integration = make_integration(
+        organization=organization, provider_name="whatsapp_web",
+        config={"base_url": "http://127.0.0.1:8080", "api": "evolution", "session": "main"},
+        credentials={"api_key": "evo-key-webhooks-1"},
+    )
+    body = json.dumps({"event": "messages.upsert", "instance": "main", "data": {
+        "key": {"remoteJid": "14155550123@s.whatsapp.net", "fromMe": False, "id": "EVO1"}, "message": {"conversation": "oi"}}}).encode()
+    path = webhook_path(integration)
+    assert client.post(f"{path}?token=guess", data=body, content_type="application/json").status_code == 403
+    assert client.post(f"{path}?{urlencode({'token': integration.webhook_secret})}", data=body,
+                       content_type="application/json").status_code == 200
+    inbound = Message.objects.for_org(organization).get(direction=Message.Direction.INBOUND)
+    assert (inbound.provider_message_id, inbound.body, inbound.from_number) == ("EVO1", "oi", "+14155550123")
+    rejected = AuditEvent.objects.get(action="webhook.rejected")
+    assert "guess" not in json.dumps([rejected.before, rejected.after, rejected.reason])
