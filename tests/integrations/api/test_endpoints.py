@@ -6,7 +6,7 @@ from audit.models import AuditEvent
 from integrations.models import Call, Membership, Message, OrganizationIntegration
 from tests.factories import SECRET_API_KEY, make_membership, make_user
 
-from .conftest import SECRET_NEW_KEY
+from .conftest import SECRET_NEW_KEY, RecordingAPIClient
 
 V1 = "/api/v1"
 
@@ -83,6 +83,9 @@ def test_create_update_and_delete_an_integration(api_client, tenant_a):
 
     assert client.delete(f"{V1}/integrations/{row['id']}/").status_code == 204
     assert not OrganizationIntegration.objects.filter(pk=row["id"]).exists()
+    # The trail of all this is readable and, like every response here, scanned for the secret.
+    actions = [event["action"] for event in client.get(f"{V1}/audit-events/", {"target": row["id"]}).json()["results"]]
+    assert actions == ["integration.deleted", "integration.updated", "integration.created"]
 
 
 def test_create_validates_through_the_provider(api_client, tenant_a):
@@ -229,3 +232,15 @@ def test_org_header_rules(api_client, tenant_a, tenant_b):
     stranger = make_user(username="stranger", staff=False)
     assert api_client(stranger).get(f"{V1}/integrations/").status_code == 403
     assert api_client(stranger, org="no-such-org").get(f"{V1}/integrations/").json()["code"] == "not_a_member"
+
+
+def test_session_authentication_requires_csrf_for_writes(recorded_responses, tenant_a):
+    client = RecordingAPIClient(log=recorded_responses, enforce_csrf_checks=True)
+    assert client.login(username="alpha-admin", password="pw-Test-12345")
+    assert client.get(f"{V1}/integrations/").status_code == 200
+    refused = client.post(f"{V1}/calls/", {"to": "+14155550199"}, format="json")
+    assert refused.status_code == 403 and "CSRF" in refused.json()["detail"]
+    client.get("/admin/login/")  # a page with a form sets the CSRF cookie
+    token = client.cookies["csrftoken"].value
+    accepted = client.post(f"{V1}/calls/", {"to": "+14155550199"}, format="json", HTTP_X_CSRFTOKEN=token)
+    assert accepted.status_code == 202
