@@ -43,7 +43,6 @@ logger = logging.getLogger(__name__)
 HEALTH_ACTOR = "system:health"
 FAILOVER_ACTION = "provider.failover"
 FAILBACK_ACTION = "provider.failback"
-SWITCH_ACTIONS = ("provider.switched", FAILOVER_ACTION, FAILBACK_ACTION)
 
 Status = OrganizationIntegration.Status
 
@@ -257,7 +256,8 @@ def evaluate_failover(*, organization: Organization, channel: str, now: datetime
         return ""
     last = (
         AuditEvent.objects.for_org(organization)
-        .filter(action__in=SWITCH_ACTIONS, after__primary__channel=channel)
+        # Every switch (manual, wizard, automatic) is audited with the new primary in ``after``.
+        .filter(after__primary__channel=channel)
         .order_by("-created_at")
         .first()
     )

@@ -220,3 +220,22 @@ def test_check_providers_says_clearly_when_the_broker_is_down(organization, monk
     out, err = StringIO(), StringIO()
     call_command("check_providers", stdout=out, stderr=err)
     assert "Celery broker UNREACHABLE" in err.getvalue()
+
+
+@pytest.mark.django_db
+def test_a_manual_switch_after_a_failover_cancels_the_fail_back(organization, channel, failover_settings):
+    from integrations.services.switching import switch_primary
+
+    primary, degraded, healthy = channel
+    organization.auto_failback = True
+    organization.save()
+    set_health(primary, "down")
+    for _ in range(3):
+        health.run_health_checks(organization=organization)
+    assert primary_of(organization).pk == healthy.pk
+    switch_primary(organization=organization, channel="whatsapp", target=degraded, actor="system:test", reason="operator")
+    set_health(primary, "healthy")
+    health.run_health_checks(organization=organization)
+    later = timezone.now() + timedelta(seconds=failover_settings.FAILOVER_COOLDOWN_SECONDS + 1)
+    assert health.evaluate_failover(organization=organization, channel="whatsapp", now=later) == ""
+    assert primary_of(organization).pk == degraded.pk
