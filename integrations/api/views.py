@@ -24,7 +24,7 @@ from integrations import selectors
 from integrations.api import filters
 from integrations.api import serializers as s
 from integrations.api.throttling import TokenRequestThrottle
-from integrations.models import Call, Message, OrganizationIntegration
+from integrations.models import Call, Channel, Message, OrganizationIntegration
 from integrations.services import delivery, frontend
 from integrations.services.errors import NotFound
 from integrations.services.health import integration_test_connection
@@ -237,8 +237,6 @@ class ChannelViewSet(viewsets.ViewSet):
 
     @extend_schema(responses={200: s.ChannelSerializer(many=True)})
     def list(self, request):
-        from integrations.models import Channel
-
         return Response([self._overview(channel) for channel in Channel.values])
 
     @extend_schema(responses={200: s.ChannelSerializer})
