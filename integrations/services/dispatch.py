@@ -240,7 +240,9 @@ def _record_sent(kind: _Kind, row: Any, *, integration, provider_id: str, result
     return bool(updated)
 
 
-def _record_failed(kind: _Kind, row: Any, *, attempts, reason: str, code: str, claimed_lease) -> None:
+def _record_failed(kind: _Kind, row: Any, *, attempts, reason: str, code: str, claimed_lease, notify: bool = True) -> None:
+    """Mark the row failed. ``notify`` is False for a refusal of the message's own content (an
+    invalid recipient is the caller's error, not an incident to page the organization about)."""
     now = timezone.now()
     fields = {
         "status": kind.failed,
@@ -256,7 +258,7 @@ def _record_failed(kind: _Kind, row: Any, *, attempts, reason: str, code: str, c
         fields["ended_at"] = now
     with transaction.atomic():
         updated = kind.model.objects.filter(pk=row.pk, status=kind.sending, lease_expires_at=claimed_lease).update(**fields)
-        if updated:
+        if updated and notify:
             notifications.notify(
                 organization=row.organization,
                 event=kind.failure_event,
@@ -354,7 +356,7 @@ def _deliver(kind: _Kind, object_id: Any) -> DeliveryOutcome:
             last_code = exc.code or "rejected"
             if not fail_over:
                 _record_failed(kind, row, attempts=attempts, reason=f"{integration.display_name}: {exc}",
-                               code=last_code, claimed_lease=claimed_lease)
+                               code=last_code, claimed_lease=claimed_lease, notify=False)
                 return DeliveryOutcome(FAILED, str(row.pk), str(integration.pk), str(exc))
             final_reasons.append(f"{integration.display_name}: {exc}")
             continue

@@ -82,18 +82,23 @@ def test_a_retryable_failure_fails_over_and_both_attempts_are_recorded(organizat
 
 
 @pytest.mark.django_db
-def test_a_recipient_rejection_fails_at_once_without_trying_fallbacks(organization, fast_settings):
+def test_a_recipient_rejection_fails_at_once_without_trying_fallbacks(
+    organization, fast_settings, django_capture_on_commit_callbacks
+):
+    make_membership(user=make_user(username="boss"), organization=organization)
     make_integration(organization=organization, config={"label": "p", "failure_rate": 1, "failure_mode": "rejected_recipient"})
     make_integration(organization=organization, config={"label": "f"})
     message = queued_message(organization)
 
-    outcome = dispatch.deliver_message(message_id=message.pk)
+    with django_capture_on_commit_callbacks(execute=True):
+        outcome = dispatch.deliver_message(message_id=message.pk)
 
     message.refresh_from_db()
     assert outcome.status == dispatch.FAILED
     assert message.status == Message.Status.FAILED and message.error_code == "sandbox_recipient"
     assert [a["outcome"] for a in message.attempts] == ["rejected"]
     assert sandbox.outbox == []
+    assert mail.outbox == []  # the caller's mistake, not an incident
 
 
 @pytest.mark.django_db
