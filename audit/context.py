@@ -14,8 +14,9 @@ class RequestContext:
     ip: str | None = None
 
 
+# RequestContext is a frozen dataclass, so sharing one default instance is safe.
 _current: contextvars.ContextVar[RequestContext] = contextvars.ContextVar(
-    "switchboard_request_context", default=RequestContext()
+    "switchboard_request_context", default=RequestContext()  # noqa: B039
 )
 
 

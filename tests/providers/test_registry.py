@@ -4,7 +4,13 @@ import textwrap
 
 import pytest
 
-from providers.base import HealthStatus, OutboundMessage, ProviderRejected, ProviderUnavailable, WhatsAppProvider
+from providers.base import (
+    HealthStatus,
+    OutboundMessage,
+    ProviderRejected,
+    ProviderUnavailable,
+    WhatsAppProvider,
+)
 from providers.pricing import PriceModel
 from providers.registry import (
     ProviderRegistrationError,
