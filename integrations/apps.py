@@ -7,3 +7,7 @@ class IntegrationsConfig(AppConfig):
 
     def ready(self):
         from integrations import checks  # noqa: F401  (registers the system checks)
+
+        # Register the Celery tasks in every process, not only in workers: web processes queue
+        # them by name, and eager mode (the embedded default) runs them in-process.
+        from integrations import tasks, tasks_migration  # noqa: F401

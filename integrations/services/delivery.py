@@ -18,6 +18,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from celery import current_app
+from kombu.exceptions import OperationalError as KombuOperationalError
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
@@ -93,9 +94,12 @@ def _schedule(task_name: str, object_id: Any) -> None:
     """
 
     def publish() -> None:
+        # The registered task, not send_task(): apply_async honours CELERY_TASK_ALWAYS_EAGER,
+        # so the embedded default (`make run`) delivers in-process.
+        task = current_app.tasks[task_name]
         try:
-            current_app.send_task(task_name, args=[str(object_id)])
-        except Exception as exc:
+            task.apply_async(args=[str(object_id)])
+        except (KombuOperationalError, ConnectionError, OSError) as exc:
             logger.error(
                 "Celery broker unreachable (%s): %s %s stays queued until the sweeper re-queues it.",
                 type(exc).__name__,

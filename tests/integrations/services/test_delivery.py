@@ -20,7 +20,9 @@ def published(monkeypatch):
     sent: list[tuple[str, list]] = []
     from celery import current_app
 
-    monkeypatch.setattr(current_app, "send_task", lambda name, args=None, **kw: sent.append((name, args)))
+    monkeypatch.setattr(
+        current_app, "send_task", lambda name, args=None, kwargs=None, **kw: sent.append((name, list(args or ())))
+    )
     return sent
 
 
@@ -144,3 +146,23 @@ def test_broker_outage_keeps_the_message_queued_and_says_so(organization, monkey
     message.refresh_from_db()
     assert message.status == Message.Status.QUEUED
     assert "Celery broker unreachable" in caplog.text
+
+
+@pytest.mark.django_db(transaction=True)
+def test_eager_celery_delivers_in_process(organization):
+    """The embedded default (`make run`) has no worker: eager Celery must deliver at commit."""
+    from celery import current_app
+
+    from providers import sandbox
+    from tests.factories import make_integration
+
+    make_integration(organization=organization, display_name="Sandbox")
+    was_eager = current_app.conf.task_always_eager
+    current_app.conf.task_always_eager = True
+    try:
+        message, _ = send_message(organization=organization, channel="whatsapp", to=TO, body="eager", actor="system:test")
+    finally:
+        current_app.conf.task_always_eager = was_eager
+    message.refresh_from_db()
+    assert message.status == Message.Status.SENT
+    assert [record["body"] for record in sandbox.outbox] == ["eager"]
