@@ -6,8 +6,10 @@ class IntegrationsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from integrations import checks  # noqa: F401  (registers the system checks)
-
         # Register the Celery tasks in every process, not only in workers: web processes queue
         # them by name, and eager mode (the embedded default) runs them in-process.
-        from integrations import tasks, tasks_migration  # noqa: F401
+        from integrations import (  # noqa: F401
+            checks,  # noqa: F401  (registers the system checks)
+            tasks,
+            tasks_migration,
+        )

@@ -18,9 +18,9 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from celery import current_app
-from kombu.exceptions import OperationalError as KombuOperationalError
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from kombu.exceptions import OperationalError as KombuOperationalError
 
 from integrations.models import Call, Channel, Message, Organization
 from providers.base import Attachment, normalize_phone
