@@ -6,9 +6,17 @@ settings change (or a test's override) takes effect without a restart.
 
 from __future__ import annotations
 
+import logging
+import time
+
+from django.conf import settings
 from rest_framework.permissions import SAFE_METHODS
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
+
+logger = logging.getLogger(__name__)
+
+_last_warning_at: dict[str, float] = {}
 
 
 class _WriteThrottle(SimpleRateThrottle):
@@ -18,7 +26,20 @@ class _WriteThrottle(SimpleRateThrottle):
     def allow_request(self, request, view) -> bool:
         if request.method in SAFE_METHODS:
             return True
-        return super().allow_request(request, view)
+        try:
+            return super().allow_request(request, view)
+        except Exception as exc:
+            # The counters live in the cache (Redis). Without it, writes go through unthrottled
+            # rather than failing: a Redis outage must not take the API down.
+            _warn_cache_down(self.scope, exc)
+            return True
+
+
+def _warn_cache_down(scope: str, exc: Exception) -> None:
+    now = time.monotonic()
+    if now - _last_warning_at.get(scope, -1e9) >= settings.ROUTE_CACHE_WARNING_INTERVAL:
+        _last_warning_at[scope] = now
+        logger.warning("Throttle %s not applied: cache unavailable (%s).", scope, type(exc).__name__)
 
 
 class UserWriteThrottle(_WriteThrottle):
