@@ -7,6 +7,7 @@ removed afterwards (its audit events stay, as audit events do).
 from __future__ import annotations
 
 import random
+import sys
 import threading
 import time
 import uuid
@@ -180,3 +181,244 @@ def switch_storm(*, threads: int, switches_per_thread: int) -> list[Measurement]
             },
         )
     ]
+
+
+# --------------------------------------------------------------------------- 2. overhead
+
+
+def abstraction_overhead(*, repetitions: int) -> list[Measurement]:
+    """A zero-latency sandbox send, directly vs through the delivery service (claim, route at
+    send time, send, record), on pre-created queued rows."""
+    from integrations.models import Message
+    from integrations.services import dispatch
+    from providers import sandbox
+    from providers.base import OutboundMessage
+
+    section = "2. abstraction overhead"
+    with bench_organization(integrations=2) as (organization, rows):
+        adapter = rows[0].adapter()
+        outbound = OutboundMessage(to="+14155550100", body="benchmark")
+        messages = Message.objects.bulk_create(
+            [Message(organization=organization, channel="whatsapp", to="+14155550100", body="benchmark")
+             for _ in range(repetitions + 40)]
+        )
+        pending = iter(messages)
+
+        def through_service():
+            dispatch.deliver_message(message_id=next(pending).pk)
+
+        def direct():
+            adapter.send_message(outbound)
+
+        samples = interleaved({"sandbox adapter, direct": direct, "through delivery service": through_service},
+                              repetitions=repetitions)
+        sandbox.reset_outbox()
+        sent = Message.objects.for_org(organization).filter(status="sent").count()
+    direct_m = Measurement(section, "sandbox adapter, direct", samples["sandbox adapter, direct"])
+    service_m = Measurement(section, "through delivery service", samples["through delivery service"])
+    overhead = service_m.median_us - direct_m.median_us
+    service_m.extra.update(
+        added_p50_us=round(overhead, 1),
+        messages_sent=sent,
+        target="under 1000 us added at p50",
+        target_met=overhead < 1000,
+    )
+    return [direct_m, service_m]
+
+
+# --------------------------------------------------------------------------- 4. end to end
+
+
+def end_to_end(*, messages: int, log_dir, switch_every: float = 1.0, timeout: float = 300.0) -> list[Measurement]:
+    """Real Celery worker processes deliver a stream while the primary switches every second."""
+    import json
+    from collections import Counter
+    from datetime import datetime
+
+    import redis as redis_lib
+    from django.utils import timezone
+
+    from integrations.benchmarking.processes import ManagedProcess
+    from integrations.models import Message
+    from integrations.services.delivery import send_message
+    from providers import sandbox
+
+    section = "4. end-to-end delivery"
+    if settings.CELERY_TASK_ALWAYS_EAGER or not settings.REDIS_URL:
+        return [Measurement(section, "skipped: needs Redis and a real broker (not eager Celery)", [])]
+
+    recorder = redis_lib.Redis.from_url(settings.REDIS_URL)
+    recorder.delete(sandbox.RECORD_KEY, sandbox.REFERENCE_KEY)
+    config = {"record_redis_url": settings.REDIS_URL}
+    workers = []
+    with bench_organization(integrations=2, config=config) as (organization, rows):
+        label_of = {f"bench-{i}": row.pk for i, row in enumerate(rows)}
+        env = {"CELERY_TASK_ALWAYS_EAGER": "false", "LOG_LEVEL": "WARNING", "HEALTH_CHECK_INTERVAL": "3600"}
+        try:
+            for n in range(2):
+                workers.append(
+                    ManagedProcess(
+                        name=f"bench-worker-{n}",
+                        command=[sys.executable, "-m", "celery", "-A", "config", "worker", "--pool", "solo", "-n", f"bench{n}@%h",
+                                 "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "info"],
+                        log_dir=log_dir, ready_marker=b" ready.", env=env,
+                    ).start()
+                )
+            switches: list[tuple[datetime, datetime, object]] = []
+            stop = threading.Event()
+
+            def switcher():
+                position = 1
+                try:
+                    while not stop.wait(switch_every):
+                        target = rows[position % 2]
+                        before = timezone.now()
+                        switch_primary(organization=organization, channel="whatsapp", target=target.pk, actor=ACTOR)
+                        switches.append((before, timezone.now(), target.pk))
+                        position += 1
+                finally:
+                    connections.close_all()
+
+            thread = threading.Thread(target=switcher)
+            started = timezone.now()
+            thread.start()
+            for i in range(messages):
+                send_message(organization=organization, channel="whatsapp", to="+14155550100", body=f"m{i}", actor=ACTOR)
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                if not Message.objects.for_org(organization).exclude(status="sent").exists():
+                    break
+                time.sleep(0.2)
+            stop.set()
+            thread.join()
+            worker_rss = max((w.peak_rss_kib() or 0) for w in workers)
+        finally:
+            for worker in workers:
+                worker.stop()
+
+        sent_rows = list(Message.objects.for_org(organization).filter(status="sent").values("id", "sent_at", "integration_id", "attempts"))
+        lost = messages - len(sent_rows)
+        records = [json.loads(r) for r in recorder.lrange(sandbox.RECORD_KEY, 0, -1)]
+        ours = [r for r in records if r.get("label") in label_of]
+        per_message = Counter(r.get("client_reference") for r in ours)
+        duplicated = sum(count - 1 for count in per_message.values() if count > 1)
+        initial_primary = rows[0].pk
+
+        def expected_primaries(routed_at: datetime):
+            """The primaries a delivery routed at this moment may use: the one committed before
+            it, or either side of a switch in flight."""
+            primary, allowed = initial_primary, None
+            for before, after, target in switches:
+                if after <= routed_at:
+                    primary = target
+                elif before <= routed_at < after:
+                    allowed = {primary, target}
+            return allowed or {primary}
+
+        misrouted = 0
+        for row in sent_rows:
+            final = [a for a in row["attempts"] if a.get("outcome") == "sent"]
+            routed_at = final[-1].get("routed_at") if final else None
+            if routed_at and row["integration_id"] not in expected_primaries(datetime.fromisoformat(routed_at)):
+                misrouted += 1
+        last_sent = max((r["sent_at"] for r in sent_rows), default=started)
+        elapsed = (last_sent - started).total_seconds() or 1e-9
+    recorder.delete(sandbox.RECORD_KEY, sandbox.REFERENCE_KEY)
+    recorder.close()
+    return [
+        Measurement(
+            section,
+            f"{messages} messages, 2 worker processes, switch every {switch_every:g}s",
+            [],
+            extra={
+                "messages_per_second": round(len(sent_rows) / elapsed, 1),
+                "switches": len(switches),
+                "lost": lost,
+                "duplicated": duplicated,
+                "misrouted_after_switch": misrouted,
+                "worker_peak_rss_mib": round(worker_rss / 1024, 1),
+                "target": ">= 300 msg/s; 0 lost, 0 duplicated, 0 misrouted",
+                "target_met": lost == 0 and duplicated == 0 and misrouted == 0 and len(sent_rows) / elapsed >= 300,
+            },
+        )
+    ]
+
+
+# --------------------------------------------------------------------------- 5. API load
+
+
+def api_load(*, seconds: float, clients: int, log_dir) -> list[Measurement]:
+    """``GET /api/v1/channels/whatsapp/`` from concurrent keep-alive clients against gunicorn."""
+    import http.client
+
+    from django.contrib.auth import get_user_model
+    from rest_framework.authtoken.models import Token
+
+    from integrations.benchmarking.processes import ManagedProcess, free_port
+    from integrations.models import Membership
+
+    section = "5. API under load"
+    port = free_port()
+    with bench_organization(integrations=3) as (organization, _):
+        user = get_user_model().objects.create_user(username=f"bench-{uuid.uuid4().hex[:8]}")
+        Membership.objects.create(user=user, organization=organization, role=Membership.Role.VIEWER)
+        token = Token.objects.create(user=user).key
+        server = ManagedProcess(
+            name="bench-gunicorn",
+            command=[sys.executable, "-m", "gunicorn", "config.wsgi:application", "--bind", f"127.0.0.1:{port}",
+                     "--workers", "2", "--worker-class", "gthread", "--threads", "8"],
+            log_dir=log_dir, ready_marker=b"Booting worker",
+            env={"ALLOWED_HOSTS": "127.0.0.1", "LOG_LEVEL": "WARNING"},
+        )
+        latencies: list[float] = []
+        failures = 0
+        lock = threading.Lock()
+        try:
+            server.start()
+            time.sleep(1.0)  # let both workers finish booting
+            headers = {"Authorization": f"Token {token}", "X-Org-Id": str(organization.pk)}
+            deadline = time.monotonic() + seconds
+
+            def client():
+                nonlocal failures
+                mine, bad = [], 0
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+                while time.monotonic() < deadline:
+                    started = time.perf_counter_ns()
+                    try:
+                        conn.request("GET", "/api/v1/channels/whatsapp/", headers=headers)
+                        response = conn.getresponse()
+                        response.read()
+                        if response.status != 200:
+                            bad += 1
+                    except (OSError, http.client.HTTPException):
+                        bad += 1
+                        conn.close()
+                        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+                    mine.append((time.perf_counter_ns() - started) / 1000)
+                conn.close()
+                with lock:
+                    latencies.extend(mine)
+                    failures += bad
+
+            started = time.monotonic()
+            pool = [threading.Thread(target=client) for _ in range(clients)]
+            for thread in pool:
+                thread.start()
+            for thread in pool:
+                thread.join()
+            elapsed = time.monotonic() - started
+            web_rss = server.peak_rss_kib() or 0
+        finally:
+            server.stop()
+            Token.objects.filter(user=user).delete()
+            user.delete()
+    row = Measurement(section, f"GET /api/v1/channels/whatsapp/, {clients} clients, {seconds:g}s", latencies)
+    row.extra.update(
+        requests_per_second=round(len(latencies) / elapsed, 1),
+        failed=failures,
+        web_peak_rss_mib=round(web_rss / 1024, 1),
+        target="p99 < 50 ms",
+        target_met=failures == 0 and bool(latencies) and row.p99_us < 50_000,
+    )
+    return [row]

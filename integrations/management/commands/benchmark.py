@@ -1,7 +1,9 @@
 import json
 import os
 import platform
+import tempfile
 from datetime import UTC, datetime
+from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
@@ -20,10 +22,14 @@ class Command(BaseCommand):
 
     def handle(self, *args, quick, json_path, only, **options):
         reps = 300 if quick else 5000
+        log_dir = Path(tempfile.mkdtemp(prefix="switchboard-bench-"))
         plan = [
             ("route", lambda: scenarios.route_resolution(repetitions=reps)),
+            ("overhead", lambda: scenarios.abstraction_overhead(repetitions=200 if quick else 2000)),
             ("switch", lambda: scenarios.switch_latency(repetitions=50 if quick else 500)),
             ("storm", lambda: scenarios.switch_storm(threads=8 if quick else 32, switches_per_thread=10 if quick else 50)),
+            ("e2e", lambda: scenarios.end_to_end(messages=400 if quick else 3000, log_dir=log_dir)),
+            ("api", lambda: scenarios.api_load(seconds=3 if quick else 10, clients=16, log_dir=log_dir)),
         ]
         rows = []
         for name, run in plan:
@@ -46,7 +52,7 @@ class Command(BaseCommand):
         }
         with open(json_path, "w") as handle:
             json.dump(document, handle, indent=2)
-        self.stdout.write(f"JSON written to {json_path}")
+        self.stdout.write(f"JSON written to {json_path}; process logs in {log_dir}")
 
 
 def render_table(rows) -> str:
