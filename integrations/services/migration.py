@@ -30,6 +30,7 @@ from django.utils import timezone
 
 from audit import services as audit
 from integrations.models import Organization, OrganizationIntegration, ProviderMigration
+from integrations.services import notifications
 from integrations.services.errors import OperationRefused, ServiceError, SwitchRefused
 from integrations.services.health import integration_test_connection
 from integrations.services.integrations import integration_create, integration_update
@@ -465,6 +466,17 @@ def _fail(
             )
         current.save()
         _audit(current, action="failed", actor=actor, outcome="failure", reason=message)
+        notifications.notify(
+            organization=current.organization,
+            event=notifications.MIGRATION_FAILED,
+            summary=f"The {current.channel} provider migration failed at '{step}': {message}",
+            data={
+                "migration": str(current.pk),
+                "channel": current.channel,
+                "step": step,
+                "switched_back_to": str(switched_back_to.pk) if switched_back_to else None,
+            },
+        )
 
 
 def migration_execute(*, migration_id: UUID | str) -> ProviderMigration:

@@ -94,7 +94,8 @@ def notify(*, organization: Organization, event: str, summary: str, data: dict[s
     if organization.notification_url:
         def publish() -> None:
             try:
-                current_app.send_task(WEBHOOK_TASK, args=[str(organization.pk), payload])
+                # The registered task, so eager Celery (the embedded default) runs it in-process.
+                current_app.tasks[WEBHOOK_TASK].apply_async(args=[str(organization.pk), payload])
             except Exception as exc:
                 logger.error("Celery broker unreachable (%s): notification %s not queued.", type(exc).__name__, notification_id)
 

@@ -184,7 +184,7 @@ def test_notify_queues_the_webhook_task_on_commit(organization, monkeypatch, dja
     from celery import current_app
 
     published = []
-    monkeypatch.setattr(current_app, "send_task", lambda name, args=None, **kw: published.append((name, args)))
+    monkeypatch.setattr(current_app, "send_task", lambda name, args=None, kwargs=None, **kw: published.append((name, args)))
     organization.notification_url = "http://127.0.0.1:9/hook"
     organization.save()
     with django_capture_on_commit_callbacks(execute=True):

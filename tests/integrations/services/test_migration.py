@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 import pytest
+from django.core import mail
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -13,7 +14,7 @@ from integrations.models import OrganizationIntegration, ProviderMigration
 from integrations.services import migration as svc
 from integrations.services.errors import OperationRefused
 from integrations.services.routing import resolve
-from tests.factories import make_integration, make_user
+from tests.factories import make_integration, make_membership, make_user
 
 # Transactional: the route is invalidated on commit, as in production.
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -194,6 +195,7 @@ def test_rollback_window_closes(organization, source, admin_user, settings):
 def test_target_going_down_before_execution_fails_without_switching(
     organization, source, admin_user
 ):
+    make_membership(user=admin_user, organization=organization)
     migration = _tested(organization, admin_user)
     target = migration.target
     OrganizationIntegration.objects.filter(pk=target.pk).update(
@@ -212,6 +214,11 @@ def test_target_going_down_before_execution_fails_without_switching(
         .filter(action="migration.failed", outcome="failure")
         .exists()
     )
+    # The organization's admins hear about it.
+    notices = [m for m in mail.outbox if "migration" in m.subject.lower()]
+    assert len(notices) == 1
+    assert admin_user.email in notices[0].to
+    assert "verify_health" in notices[0].body
 
 
 def test_rollback_while_executing_stops_the_task(organization, source, admin_user):
