@@ -13,7 +13,13 @@ REDIS_URL ?= redis://127.0.0.1:6379/0
 TEST_ENV := DEBUG=false SECRET_KEY=test-secret-key FIELD_ENCRYPTION_KEY=test-encryption-salt \
 	DATABASE_URL=$(DATABASE_URL) REDIS_URL=$(REDIS_URL) ALLOWED_HOSTS=testserver,127.0.0.1,localhost
 
-.PHONY: run test install services-check lint clean
+# The benchmark: its own database and Redis db, so it never touches test or demo data.
+BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/switchboard_bench
+BENCH_REDIS_URL ?= redis://127.0.0.1:6379/2
+BENCH_ENV := DEBUG=false SECRET_KEY=bench-secret-key FIELD_ENCRYPTION_KEY=bench-encryption-salt \
+	DATABASE_URL=$(BENCH_DATABASE_URL) REDIS_URL=$(BENCH_REDIS_URL) ALLOWED_HOSTS=127.0.0.1 CONN_MAX_AGE=60
+
+.PHONY: run test install services-check lint benchmark clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -36,6 +42,11 @@ test: services-check
 
 lint: install
 	$(BIN)/ruff check .
+
+benchmark: services-check
+	$(BIN)/python scripts/ensure_database.py $(BENCH_DATABASE_URL)
+	$(BENCH_ENV) $(BIN)/python manage.py migrate --noinput -v 0
+	$(BENCH_ENV) $(BIN)/python manage.py benchmark $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) db.sqlite3 staticfiles

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import OperationalError, connection, connections
+from django.db import OperationalError, connection, connections, transaction
 from django_redis import get_redis_connection
 
 from integrations.benchmarking.stats import Measurement, interleaved, time_calls
@@ -210,10 +210,24 @@ def abstraction_overhead(*, repetitions: int) -> list[Measurement]:
         def direct():
             adapter.send_message(outbound)
 
-        samples = interleaved({"sandbox adapter, direct": direct, "through delivery service": through_service},
-                              repetitions=repetitions)
+        # The floor under any durable pipeline: the service must commit twice (the claim before
+        # calling the provider, the result after), so one raw commit is measured beside it.
+        cursor = connection.cursor()
+        probe = messages[-1].pk
+
+        def raw_commit():
+            with transaction.atomic():
+                cursor.execute("UPDATE messages SET updated_at = now() WHERE id = %s", [probe])
+
+        samples = interleaved(
+            {"sandbox adapter, direct": direct, "through delivery service": through_service,
+             "reference: one raw UPDATE + COMMIT": raw_commit},
+            repetitions=repetitions,
+        )
+        cursor.close()
         sandbox.reset_outbox()
         sent = Message.objects.for_org(organization).filter(status="sent").count()
+    commit_m = Measurement(section, "reference: one raw UPDATE + COMMIT", samples["reference: one raw UPDATE + COMMIT"])
     direct_m = Measurement(section, "sandbox adapter, direct", samples["sandbox adapter, direct"])
     service_m = Measurement(section, "through delivery service", samples["through delivery service"])
     overhead = service_m.median_us - direct_m.median_us
@@ -223,7 +237,7 @@ def abstraction_overhead(*, repetitions: int) -> list[Measurement]:
         target="under 1000 us added at p50",
         target_met=overhead < 1000,
     )
-    return [direct_m, service_m]
+    return [direct_m, service_m, commit_m]
 
 
 # --------------------------------------------------------------------------- 4. end to end
