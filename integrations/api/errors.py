@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from rest_framework import exceptions, status
@@ -59,6 +61,12 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         exc = _django_validation_to_drf(exc)
     if isinstance(exc, NotFound):
         return Response(error_body(code="not_found", detail=exc.message), status=status.HTTP_404_NOT_FOUND)
+    if isinstance(exc, RequestDataTooBig):
+        # Django refuses to read a body over DATA_UPLOAD_MAX_MEMORY_SIZE; left to Django this
+        # would be an HTML 400 page.
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        return Response(error_body(code="request_too_large", detail=f"The request body is larger than {limit} bytes."),
+                        status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
     if isinstance(exc, ServiceError):
         code = getattr(view, "refusal_status_code", status.HTTP_409_CONFLICT)
         return Response(error_body(code=exc.code, detail=exc.message), status=code)
