@@ -18,7 +18,9 @@ DATABASE_RETRY_AFTER_SECONDS = 5
 class DatabaseUnavailableMiddleware:
     """A lost or refused database connection answers 503 in the API's error shape, not a 500 page.
 
-    The connection that failed is discarded at the end of the request (Django closes a
+    Django raises ``OperationalError`` / ``InterfaceError`` for a dropped or refused connection,
+    and also for the other errors a retry can cure (deadlock, serialization failure, statement
+    timeout); all answer 503 with ``Retry-After``. The connection that failed is discarded at the end of the request (Django closes a
     connection that had errors and is no longer usable), and ``CONN_HEALTH_CHECKS`` replaces a
     stale one at the start of the next, so the service recovers without a restart. Only the
     exception's type is logged: a driver's message can carry the connection string.

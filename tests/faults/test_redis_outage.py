@@ -15,6 +15,8 @@ from integrations.services import dispatch, routing
 from providers import sandbox
 from tests.factories import make_integration
 
+pytestmark = pytest.mark.slow
+
 ROUNDS = 24
 STOP_AT, RESTART_AT = 8, 16
 TO = "+5491155550000"
