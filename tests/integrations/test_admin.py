@@ -17,8 +17,8 @@ CHANGE = "admin:integrations_organizationintegration_change"
 def setup(organization, other_organization):
     admin_a = make_user(username="alice")
     make_membership(user=admin_a, organization=organization, role=Membership.Role.ADMIN)
-    mine = [make_integration(organization=organization, display_name=n) for n in ("A1", "A2")]
-    theirs = [make_integration(organization=other_organization, display_name=n) for n in ("B1", "B2")]
+    mine = [make_integration(organization=organization, display_name=n) for n in ("alpha-wa-1", "alpha-wa-2")]
+    theirs = [make_integration(organization=other_organization, display_name=n) for n in ("bravo-wa-1", "bravo-wa-2")]
     return admin_a, mine, theirs
 
 
@@ -26,8 +26,8 @@ def test_org_admin_lists_only_their_integrations(client, setup):
     admin_a, mine, theirs = setup
     client.force_login(admin_a)
     html = client.get(reverse(CHANGELIST)).content.decode()
-    assert "A1" in html and "A2" in html
-    assert "B1" not in html and "B2" not in html
+    assert "alpha-wa-1" in html and "alpha-wa-2" in html
+    assert "bravo-wa-1" not in html and "bravo-wa-2" not in html
 
 
 def test_org_admin_cannot_open_another_orgs_change_page(client, setup):
@@ -37,14 +37,14 @@ def test_org_admin_cannot_open_another_orgs_change_page(client, setup):
     response = client.get(reverse(CHANGE, args=[theirs[0].pk]))
     # The admin redirects "does not exist" to the index: it never shows the object.
     assert response.status_code == 302
-    assert "B1" not in client.get(response["Location"], follow=True).content.decode()
+    assert "bravo-wa-1" not in client.get(response["Location"], follow=True).content.decode()
 
 
 def test_org_admin_cannot_post_changes_to_another_org(client, setup):
     admin_a, mine, theirs = setup
     client.force_login(admin_a)
     client.post(reverse(CHANGE, args=[theirs[0].pk]), {"display_name": "hijacked", "status": "active", "provider_name": "sandbox_whatsapp"})
-    assert OrganizationIntegration.objects.get(pk=theirs[0].pk).display_name == "B1"
+    assert OrganizationIntegration.objects.get(pk=theirs[0].pk).display_name == "bravo-wa-1"
 
 
 def test_make_primary_action_cannot_touch_another_org(client, setup):
@@ -60,7 +60,7 @@ def test_make_primary_action_switches_through_the_service(client, setup):
     admin_a, mine, theirs = setup
     client.force_login(admin_a)
     response = client.post(reverse(CHANGELIST), {"action": "make_primary", "_selected_action": [str(mine[1].pk)]}, follow=True)
-    assert "A2 is now primary (was A1)" in response.content.decode()
+    assert "Alpha-wa-2 is now primary (was alpha-wa-1)" in response.content.decode()
     assert OrganizationIntegration.objects.get(pk=mine[1].pk).is_primary
     event = AuditEvent.objects.get(action="provider.switched")
     assert event.actor == "user:alice"
@@ -70,14 +70,14 @@ def test_test_connection_action_reports_health(client, setup):
     admin_a, mine, theirs = setup
     client.force_login(admin_a)
     response = client.post(reverse(CHANGELIST), {"action": "test_connection", "_selected_action": [str(mine[0].pk)]}, follow=True)
-    assert "A1: healthy" in response.content.decode()
+    assert "Alpha-wa-1: healthy" in response.content.decode()
     assert OrganizationIntegration.objects.get(pk=mine[0].pk).health_status == "healthy"
 
 
 def test_member_without_admin_role_sees_nothing(client, organization):
     viewer = make_user(username="victor")
     make_membership(user=viewer, organization=organization, role=Membership.Role.VIEWER)
-    make_integration(organization=organization, display_name="A1")
+    make_integration(organization=organization, display_name="alpha-wa-1")
     client.force_login(viewer)
     assert client.get(reverse(CHANGELIST)).status_code == 403
 
@@ -151,7 +151,7 @@ def test_audit_admin_is_read_only_and_scoped(client, setup, other_organization):
     admin_a, mine, theirs = setup
     client.force_login(admin_a)
     html = client.get(reverse("admin:audit_auditevent_changelist")).content.decode()
-    assert "A1" in html and "B1" not in html
+    assert "alpha-wa-1" in html and "bravo-wa-1" not in html
     event = AuditEvent.objects.filter(organization=other_organization).first()
     assert client.get(reverse("admin:audit_auditevent_change", args=[event.pk])).status_code in (302, 403)
     assert client.get(reverse("admin:audit_auditevent_add")).status_code == 403
