@@ -10,6 +10,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import models
 from django.db.models import Count
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -163,6 +164,8 @@ class OrganizationAdmin(OrganizationScopedAdmin):
     search_fields = ("name", "slug")
     prepopulated_fields = {"slug": ("name",)}
     fields = ("name", "slug", "auto_failover", "auto_failback", "notification_url")
+    # Notification endpoints are https in practice; Django 6 makes this the default.
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     inlines = (IntegrationInline, MembershipInline)
 
     def get_queryset(self, request):
