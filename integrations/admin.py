@@ -31,6 +31,8 @@ from integrations.services.switching import switch_primary
 from providers.base import ConfigField, Provider
 from providers.registry import UnknownProvider, get_registry
 
+PRIMARY_BADGE = mark_safe("<strong>★ Primary</strong>")  # constant markup, nothing interpolated
+
 STATUS_BADGES = {
     # status → (colour, label); the label always goes with the colour.
     "active": ("#1a7f37", "Active"),
@@ -128,7 +130,7 @@ class IntegrationInline(admin.TabularInline):
 
     @admin.display(description="Primary")
     def primary_badge(self, obj):
-        return mark_safe("<strong>★ Primary</strong>")  # noqa: S308 - constant markup if obj.is_primary else "—"
+        return PRIMARY_BADGE if obj.is_primary else "—"
 
     @admin.display(description="Status")
     def status_badge(self, obj):
@@ -293,7 +295,7 @@ class OrganizationIntegrationAdmin(OrganizationScopedAdmin):
 
     @admin.display(description="Primary", ordering="is_primary")
     def primary_badge(self, obj):
-        return mark_safe("<strong>★ Primary</strong>")  # noqa: S308 - constant markup if obj.is_primary else "—"
+        return PRIMARY_BADGE if obj.is_primary else "—"
 
     @admin.display(description="Status", ordering="status")
     def status_badge(self, obj):

@@ -28,6 +28,15 @@ def test_org_admin_lists_only_their_integrations(client, setup):
     html = client.get(reverse(CHANGELIST)).content.decode()
     assert "alpha-wa-1" in html and "alpha-wa-2" in html
     assert "bravo-wa-1" not in html and "bravo-wa-2" not in html
+    # Only the primary wears the badge.
+    assert html.count("★ Primary") == 1
+
+
+def test_organization_page_marks_only_the_primary(client, setup, organization):
+    admin_a, mine, theirs = setup
+    client.force_login(admin_a)
+    html = client.get(reverse("admin:integrations_organization_change", args=[organization.pk])).content.decode()
+    assert html.count("★ Primary") == 1
 
 
 def test_org_admin_cannot_open_another_orgs_change_page(client, setup):
