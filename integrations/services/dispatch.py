@@ -4,10 +4,9 @@ The flow (DESIGN.md, "The flow of one message"):
 
 1. **Claim** the row: ``SELECT … FOR UPDATE SKIP LOCKED`` where it is ``queued`` (or ``sending``
    with an expired lease), move it to ``sending`` with a lease of ``DELIVERY_LEASE_SECONDS``,
-   commit — one ``UPDATE … RETURNING`` statement in autocommit. A row another worker holds, or one already sent, is left alone: duplicate task
+   commit. A row another worker holds, or one already sent, is left alone: duplicate task
    messages (redelivery after a lost worker, a sweep) cost a query and send nothing.
-2. **Route at send time**: the rows ``routing.route_integrations`` would return (``_route_rows``
-   reads them with one raw query and reuses decrypted secrets) — primary first, then active
+2. **Route at send time**: ``routing.route_integrations`` — primary first, then active
    fallbacks by priority. A switch committed before this point is what this delivery uses.
 3. **Try each integration** in order, skipping those whose circuit breaker is open, recording
    every attempt (integration, provider, outcome, error code, latency) on the row:
