@@ -46,7 +46,6 @@ while it is still sending.
 from __future__ import annotations
 
 import copy
-import functools
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -54,7 +53,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS, connection, connections, models, transaction
+from django.db import connection, models, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -126,26 +125,14 @@ def lease_duration() -> timedelta:
 # --------------------------------------------------------------------------- claiming
 
 
-@functools.cache
-def _claim_statement(model) -> tuple[str, tuple, tuple[str, ...]]:
-    """(SQL, fields, attnames) of the claim for this model; built once per process."""
-    fields = tuple(model._meta.concrete_fields)
-    table = model._meta.db_table
-    returning = ", ".join(f'target."{f.column}"' for f in fields)
-    sql = (
-        f"WITH candidate AS (SELECT id, status FROM {table} WHERE id = %s"
-        f" AND (status = %s OR (status = %s AND lease_expires_at < %s)) FOR UPDATE SKIP LOCKED)"
-        f" UPDATE {table} AS target SET status = %s, lease_expires_at = %s, updated_at = %s"
-        f" FROM candidate WHERE target.id = candidate.id RETURNING candidate.status, {returning}"
-    )
-    return sql, fields, tuple(f.attname for f in fields)
+def _columns(kind: _Kind) -> list:
+    return list(kind.model._meta.concrete_fields)
 
 
 def _converted(fields, values) -> list:
     """Raw column values as the ORM would hand them to ``from_db`` (JSON parsed, and so on)."""
-    db = connections[DEFAULT_DB_ALIAS]
     return [
-        field.from_db_value(value, None, db) if value is not None and hasattr(field, "from_db_value") else value
+        field.from_db_value(value, None, connection) if hasattr(field, "from_db_value") else value
         for field, value in zip(fields, values, strict=True)
     ]
 
@@ -157,14 +144,22 @@ def _claim(kind: _Kind, object_id: Any, now: datetime) -> tuple[Any, bool]:
     ``SKIP LOCKED`` (a row another worker holds is simply not found) and reports the status it
     had, so a row whose previous lease expired is known to be in doubt.
     """
-    sql, fields, attnames = _claim_statement(kind.model)
+    fields = _columns(kind)
+    table = kind.model._meta.db_table
+    returning = ", ".join(f"target.{connection.ops.quote_name(f.column)}" for f in fields)
+    sql = (
+        f"WITH candidate AS (SELECT id, status FROM {table} WHERE id = %s"
+        f" AND (status = %s OR (status = %s AND lease_expires_at < %s)) FOR UPDATE SKIP LOCKED)"
+        f" UPDATE {table} AS target SET status = %s, lease_expires_at = %s, updated_at = %s"
+        f" FROM candidate WHERE target.id = candidate.id RETURNING candidate.status, {returning}"
+    )
     pk = kind.model._meta.pk.to_python(object_id)
     with connection.cursor() as cursor:
         cursor.execute(sql, [pk, kind.queued, kind.sending, now, kind.sending, now + lease_duration(), now])
         found = cursor.fetchone()
     if found is None:
         return None, False
-    row = kind.model.from_db(connection.alias, attnames, _converted(fields, found[1:]))
+    row = kind.model.from_db(connection.alias, [f.attname for f in fields], _converted(fields, found[1:]))
     return row, found[0] == kind.sending
 
 
@@ -192,17 +187,6 @@ def _secrets(organization_id, wanted: dict[Any, datetime]) -> dict[Any, tuple[An
     return {pk: _secrets_cache[(pk, updated_at)] for pk, updated_at in wanted.items() if (pk, updated_at) in _secrets_cache}
 
 
-@functools.cache
-def _route_statement() -> tuple[str, tuple, tuple[str, ...]]:
-    fields = tuple(f for f in OrganizationIntegration._meta.concrete_fields if f.name not in _SECRET_FIELDS)
-    columns = ", ".join(f'"{f.column}"' for f in fields)
-    sql = (
-        f"SELECT {columns} FROM {OrganizationIntegration._meta.db_table}"
-        " WHERE organization_id = %s AND id = ANY(%s) AND status = %s"
-    )
-    return sql, fields, tuple(f.attname for f in fields)
-
-
 def _route_rows(*, organization_id, channel: str) -> list[OrganizationIntegration]:
     """What ``routing.route_integrations`` returns (same rows, same order, scoped to the
     organization, active rows only), read with one raw query; secrets come decrypted from
@@ -210,13 +194,18 @@ def _route_rows(*, organization_id, channel: str) -> list[OrganizationIntegratio
     ids = resolve(organization_id=organization_id, channel=channel).integration_ids
     if not ids:
         return []
-    sql, fields, attnames = _route_statement()
+    fields = [f for f in OrganizationIntegration._meta.concrete_fields if f.name not in _SECRET_FIELDS]
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
     with connection.cursor() as cursor:
-        cursor.execute(sql, [organization_id, list(ids), OrganizationIntegration.Status.ACTIVE])
+        cursor.execute(
+            f"SELECT {columns} FROM {OrganizationIntegration._meta.db_table}"
+            " WHERE organization_id = %s AND id = ANY(%s) AND status = %s",
+            [organization_id, list(ids), OrganizationIntegration.Status.ACTIVE],
+        )
         found = cursor.fetchall()
     rows = {}
     for values in found:
-        integration = OrganizationIntegration.from_db(connection.alias, attnames, _converted(fields, values))
+        integration = OrganizationIntegration.from_db(connection.alias, [f.attname for f in fields], _converted(fields, values))
         rows[integration.pk] = integration
     secrets = _secrets(organization_id, {pk: row.updated_at for pk, row in rows.items()})
     ordered = []
@@ -300,19 +289,18 @@ def _update_if_leased(kind: _Kind, pk: Any, claimed_lease: datetime, fields: dic
     """One UPDATE of the row, only while it is still ``sending`` under this worker's lease (the
     claim token). Values go through each field's own preparation, as ``QuerySet.update`` does."""
     meta = kind.model._meta
-    db = connections[DEFAULT_DB_ALIAS]
     assignments, params = [], []
     for name, value in fields.items():
         field = meta.get_field(name)
         if isinstance(value, models.Model):
             value = value.pk
-        assignments.append(f'"{field.column}" = %s')
-        params.append(field.get_db_prep_save(value, db))
+        assignments.append(f"{connection.ops.quote_name(field.column)} = %s")
+        params.append(field.get_db_prep_save(value, connection))
     sql = (
         f"UPDATE {meta.db_table} SET {', '.join(assignments)}"
         " WHERE id = %s AND status = %s AND lease_expires_at = %s"
     )
-    with db.cursor() as cursor:
+    with connection.cursor() as cursor:
         cursor.execute(sql, [*params, pk, kind.sending, claimed_lease])
         return cursor.rowcount
 
