@@ -45,7 +45,6 @@ while it is still sending.
 
 from __future__ import annotations
 
-import copy
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -53,13 +52,13 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, models, transaction
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from integrations.models import Call, Channel, Message, OrganizationIntegration
 from integrations.services import breaker, notifications
-from integrations.services.routing import resolve
+from integrations.services.routing import route_integrations
 from providers.base import (
     Attachment,
     OutboundCall,
@@ -125,97 +124,23 @@ def lease_duration() -> timedelta:
 # --------------------------------------------------------------------------- claiming
 
 
-def _columns(kind: _Kind) -> list:
-    return list(kind.model._meta.concrete_fields)
-
-
-def _converted(fields, values) -> list:
-    """Raw column values as the ORM would hand them to ``from_db`` (JSON parsed, and so on)."""
-    return [
-        field.from_db_value(value, None, connection) if hasattr(field, "from_db_value") else value
-        for field, value in zip(fields, values, strict=True)
-    ]
-
-
 def _claim(kind: _Kind, object_id: Any, now: datetime) -> tuple[Any, bool]:
-    """Take the row for this worker. Returns (row or None, in_doubt).
-
-    One statement, committed on its own outside a transaction: the CTE locks the row with
-    ``SKIP LOCKED`` (a row another worker holds is simply not found) and reports the status it
-    had, so a row whose previous lease expired is known to be in doubt.
-    """
-    fields = _columns(kind)
-    table = kind.model._meta.db_table
-    returning = ", ".join(f"target.{connection.ops.quote_name(f.column)}" for f in fields)
-    sql = (
-        f"WITH candidate AS (SELECT id, status FROM {table} WHERE id = %s"
-        f" AND (status = %s OR (status = %s AND lease_expires_at < %s)) FOR UPDATE SKIP LOCKED)"
-        f" UPDATE {table} AS target SET status = %s, lease_expires_at = %s, updated_at = %s"
-        f" FROM candidate WHERE target.id = candidate.id RETURNING candidate.status, {returning}"
-    )
-    pk = kind.model._meta.pk.to_python(object_id)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [pk, kind.queued, kind.sending, now, kind.sending, now + lease_duration(), now])
-        found = cursor.fetchone()
-    if found is None:
-        return None, False
-    row = kind.model.from_db(connection.alias, [f.attname for f in fields], _converted(fields, found[1:]))
-    return row, found[0] == kind.sending
-
-
-# --------------------------------------------------------------------------- the route's rows
-
-# The only costly part of reading an integration row is decrypting its secrets; they are kept
-# here by (id, updated_at). Every change through the ORM's save() (credential updates included)
-# moves ``updated_at``, so changed secrets are read again. Everything else on the row (status,
-# primary flag, configuration, breaker state) is read fresh on every delivery.
-_SECRET_FIELDS = ("credentials", "webhook_secret")
-_secrets_cache: dict[tuple[Any, datetime], tuple[Any, Any]] = {}
-_SECRETS_CACHE_LIMIT = 2048
-
-
-def _secrets(organization_id, wanted: dict[Any, datetime]) -> dict[Any, tuple[Any, Any]]:
-    missing = [pk for pk, updated_at in wanted.items() if (pk, updated_at) not in _secrets_cache]
-    if missing:
-        if len(_secrets_cache) + len(missing) > _SECRETS_CACHE_LIMIT:
-            _secrets_cache.clear()
-        loaded = OrganizationIntegration.objects.filter(organization_id=organization_id, pk__in=missing).only(
-            "id", "updated_at", *_SECRET_FIELDS
+    """Take the row for this worker. Returns (row or None, in_doubt)."""
+    with transaction.atomic():
+        row = (
+            kind.model.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("organization")
+            .filter(pk=object_id)
+            .filter(Q(status=kind.queued) | Q(status=kind.sending, lease_expires_at__lt=now))
+            .first()
         )
-        for integration in loaded:
-            _secrets_cache[(integration.pk, integration.updated_at)] = (integration.credentials, integration.webhook_secret)
-    return {pk: _secrets_cache[(pk, updated_at)] for pk, updated_at in wanted.items() if (pk, updated_at) in _secrets_cache}
-
-
-def _route_rows(*, organization_id, channel: str) -> list[OrganizationIntegration]:
-    """What ``routing.route_integrations`` returns (same rows, same order, scoped to the
-    organization, active rows only), read with one raw query; secrets come decrypted from
-    ``_secrets_cache`` when unchanged."""
-    ids = resolve(organization_id=organization_id, channel=channel).integration_ids
-    if not ids:
-        return []
-    fields = [f for f in OrganizationIntegration._meta.concrete_fields if f.name not in _SECRET_FIELDS]
-    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT {columns} FROM {OrganizationIntegration._meta.db_table}"
-            " WHERE organization_id = %s AND id = ANY(%s) AND status = %s",
-            [organization_id, list(ids), OrganizationIntegration.Status.ACTIVE],
-        )
-        found = cursor.fetchall()
-    rows = {}
-    for values in found:
-        integration = OrganizationIntegration.from_db(connection.alias, [f.attname for f in fields], _converted(fields, values))
-        rows[integration.pk] = integration
-    secrets = _secrets(organization_id, {pk: row.updated_at for pk, row in rows.items()})
-    ordered = []
-    for pk in ids:
-        if pk in rows and pk in secrets:
-            credentials, webhook_secret = secrets[pk]
-            rows[pk].credentials = copy.deepcopy(credentials)
-            rows[pk].webhook_secret = webhook_secret
-            ordered.append(rows[pk])
-    return ordered
+        if row is None:
+            return None, False
+        in_doubt = row.status == kind.sending
+        row.status = kind.sending
+        row.lease_expires_at = now + lease_duration()
+        row.save(update_fields=["status", "lease_expires_at", "updated_at"])
+    return row, in_doubt
 
 
 # --------------------------------------------------------------------------- provider calls
@@ -285,26 +210,6 @@ def _elapsed_ms(started: datetime) -> int:
 # --------------------------------------------------------------------------- recording
 
 
-def _update_if_leased(kind: _Kind, pk: Any, claimed_lease: datetime, fields: dict[str, Any]) -> int:
-    """One UPDATE of the row, only while it is still ``sending`` under this worker's lease (the
-    claim token). Values go through each field's own preparation, as ``QuerySet.update`` does."""
-    meta = kind.model._meta
-    assignments, params = [], []
-    for name, value in fields.items():
-        field = meta.get_field(name)
-        if isinstance(value, models.Model):
-            value = value.pk
-        assignments.append(f"{connection.ops.quote_name(field.column)} = %s")
-        params.append(field.get_db_prep_save(value, connection))
-    sql = (
-        f"UPDATE {meta.db_table} SET {', '.join(assignments)}"
-        " WHERE id = %s AND status = %s AND lease_expires_at = %s"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*params, pk, kind.sending, claimed_lease])
-        return cursor.rowcount
-
-
 def _record_sent(kind: _Kind, row: Any, *, integration, provider_id: str, result, attempts, claimed_lease) -> bool:
     cost, currency, cost_source = _cost(kind, integration, row, result)
     now = timezone.now()
@@ -326,7 +231,7 @@ def _record_sent(kind: _Kind, row: Any, *, integration, provider_id: str, result
     }
     # Our lease is the claim token: if it expired and another worker took the row, we do not
     # overwrite what that worker records.
-    updated = _update_if_leased(kind, row.pk, claimed_lease, fields)
+    updated = kind.model.objects.filter(pk=row.pk, status=kind.sending, lease_expires_at=claimed_lease).update(**fields)
     if not updated:
         logger.error(
             "Lease on %s %s was lost while sending through %s (provider id %s); the row was not updated.",
@@ -352,7 +257,7 @@ def _record_failed(kind: _Kind, row: Any, *, attempts, reason: str, code: str, c
     else:
         fields["ended_at"] = now
     with transaction.atomic():
-        updated = _update_if_leased(kind, row.pk, claimed_lease, fields)
+        updated = kind.model.objects.filter(pk=row.pk, status=kind.sending, lease_expires_at=claimed_lease).update(**fields)
         if updated and notify:
             notifications.notify(
                 organization=row.organization,
@@ -366,15 +271,15 @@ def _record_deferred(kind: _Kind, row: Any, *, attempts, reason: str, code: str,
     now = timezone.now()
     # Re-queue horizon for the sweeper: past the longest backoff, plus a lease of slack.
     horizon = now + timedelta(seconds=settings.DELIVERY_RETRY_BACKOFF_MAX) + lease_duration()
-    _update_if_leased(kind, row.pk, claimed_lease, {
-        "status": kind.queued,
-        "attempts": attempts,
-        "retry_count": retry_count,
-        "error": reason[:2000],
-        "error_code": code[:64],
-        "lease_expires_at": horizon,
-        "updated_at": now,
-    })
+    kind.model.objects.filter(pk=row.pk, status=kind.sending, lease_expires_at=claimed_lease).update(
+        status=kind.queued,
+        attempts=attempts,
+        retry_count=retry_count,
+        error=reason[:2000],
+        error_code=code[:64],
+        lease_expires_at=horizon,
+        updated_at=now,
+    )
 
 
 # --------------------------------------------------------------------------- the delivery
@@ -416,7 +321,7 @@ def _deliver(kind: _Kind, object_id: Any) -> DeliveryOutcome:
 
     channel = Channel.VOIP if kind is CALL else row.channel
     routed_at = timezone.now()
-    route = _route_rows(organization_id=row.organization_id, channel=channel)
+    route = route_integrations(organization=row.organization, channel=channel)
     outbound = _outbound(kind, row)
     retryable_reasons: list[str] = []
     final_reasons: list[str] = []
