@@ -27,6 +27,10 @@ from integrations.services.integrations import (
     integration_delete,
     integration_update,
 )
+from integrations.services.organizations import (
+    organization_rotate_notification_secret,
+    organization_save,
+)
 from integrations.services.switching import switch_primary
 from providers.base import ConfigField, Provider
 from providers.registry import UnknownProvider, get_registry
@@ -188,6 +192,31 @@ class OrganizationAdmin(OrganizationScopedAdmin):
     @admin.display(description="Integrations", ordering="integrations_total")
     def integration_count(self, obj):
         return obj.integrations_total
+
+    actions = ("rotate_notification_secret",)
+
+    def save_model(self, request, obj, form, change):
+        organization_save(organization=obj, actor=request.user, changed_fields=form.changed_data)
+
+    @admin.action(description="Rotate the notification signing secret")
+    def rotate_notification_secret(self, request, queryset):
+        selected = list(queryset[:2])
+        if len(selected) != 1:
+            self.message_user(request, "Select exactly one organization.", messages.ERROR)
+            return None
+        organization = selected[0]
+        if not self.has_change_permission(request, organization):
+            raise PermissionDenied
+        secret = organization_rotate_notification_secret(organization=organization, actor=request.user)
+        # Rendered once, never stored in a message cookie or shown again.
+        response = TemplateResponse(
+            request,
+            "admin/integrations/notification_secret.html",
+            {**self.admin_site.each_context(request), "opts": self.model._meta, "organization": organization,
+             "secret": secret, "title": "New notification signing secret"},
+        )
+        response["Cache-Control"] = "no-store"
+        return response
 
 
 # --------------------------------------------------------------------------- integrations

@@ -137,6 +137,17 @@ def deliver_notification_webhook(*, organization_id: str, payload: dict[str, Any
     url = organization.notification_url
     if not url:
         return 0
+    if not organization.notification_secret:
+        # Unsigned notifications could be forged by anyone who learns the URL; refuse to send.
+        audit.record(
+            action="notification.webhook",
+            actor="system:notifications",
+            organization=organization,
+            after={"notification": payload.get("id"), "event": payload.get("event"), "status": 0},
+            outcome="failure",
+            reason="No signing secret: rotate the notification secret in the admin.",
+        )
+        return 0
     body = json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()
     timestamp = str(int(time.time()))
     headers = {
@@ -144,7 +155,7 @@ def deliver_notification_webhook(*, organization_id: str, payload: dict[str, Any
         EVENT_HEADER: payload.get("event", ""),
         TIMESTAMP_HEADER: timestamp,
         SIGNATURE_HEADER: sign_notification(
-            secret=organization.notification_secret or "", timestamp=timestamp, body=body
+            secret=organization.notification_secret, timestamp=timestamp, body=body
         ),
     }
     status, problem = 0, ""
