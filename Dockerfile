@@ -10,12 +10,12 @@ WORKDIR /app
 
 RUN groupadd --system switchboard && useradd --system --gid switchboard --home /app switchboard
 
-COPY pyproject.toml ./
+COPY pyproject.toml constraints.txt ./
 COPY config ./config
 COPY providers ./providers
 COPY integrations ./integrations
 COPY audit ./audit
-RUN pip install .
+RUN pip install -c constraints.txt .
 
 COPY . .
 # collectstatic needs settings that import; these values exist only for this build step.
