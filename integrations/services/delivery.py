@@ -155,31 +155,19 @@ def send_message(
     if errors:
         raise ValidationError(errors)
 
-    if key is not None:
-        existing = Message.objects.for_org(organization).filter(idempotency_key=key).first()
-        if existing is not None:
-            return existing, False
-
-    try:
-        with transaction.atomic():
-            message = Message.objects.create(
-                organization=organization,
-                direction=Message.Direction.OUTBOUND,
-                channel=channel,
-                to=to_e164,
-                body=body,
-                attachments=cleaned_attachments,
-                reference=reference_value,
-                idempotency_key=key,
-                created_by=_user_or_none(actor),
-            )
-            _schedule(DELIVER_MESSAGE_TASK, message.pk)
-    except IntegrityError:
-        if key is None:
-            raise
-        # Another request with this key won the race; its row is committed by now.
-        return Message.objects.for_org(organization).get(idempotency_key=key), False
-    return message, True
+    return _store_and_schedule(
+        Message,
+        DELIVER_MESSAGE_TASK,
+        organization=organization,
+        key=key,
+        direction=Message.Direction.OUTBOUND,
+        channel=channel,
+        to=to_e164,
+        body=body,
+        attachments=cleaned_attachments,
+        reference=reference_value,
+        created_by=_user_or_none(actor),
+    )
 
 
 def place_call(
@@ -195,9 +183,10 @@ def place_call(
     """Store an outbound call and schedule it. Returns ``(call, created)``; same key rules as
     ``send_message``."""
     errors: dict[str, list[str]] = {}
+    phones: dict[str, str] = {}
     for field, value, required in (("to", to, True), ("from_number", from_number, False)):
         try:
-            _clean_phone(value, field=field, required=required)
+            phones[field] = _clean_phone(value, field=field, required=required)
         except ValidationError as exc:
             errors.update(exc.message_dict)
     try:
@@ -207,29 +196,34 @@ def place_call(
         errors.update(exc.message_dict)
     if errors:
         raise ValidationError(errors)
-    to_e164 = _clean_phone(to, field="to")
-    from_e164 = _clean_phone(from_number, field="from_number", required=False)
+    return _store_and_schedule(
+        Call,
+        DELIVER_CALL_TASK,
+        organization=organization,
+        key=key,
+        direction=Message.Direction.OUTBOUND,
+        to=phones["to"],
+        from_number=phones["from_number"],
+        twiml=twiml or "",
+        reference=reference_value,
+        created_by=_user_or_none(actor),
+    )
 
+
+def _store_and_schedule(model, task_name: str, *, organization: Organization, key: str | None, **fields):
+    """Create the row and schedule its delivery, or return the row stored earlier under the same
+    idempotency key. Returns ``(row, created)``."""
     if key is not None:
-        existing = Call.objects.for_org(organization).filter(idempotency_key=key).first()
+        existing = model.objects.for_org(organization).filter(idempotency_key=key).first()
         if existing is not None:
             return existing, False
-
     try:
         with transaction.atomic():
-            call = Call.objects.create(
-                organization=organization,
-                direction=Message.Direction.OUTBOUND,
-                to=to_e164,
-                from_number=from_e164,
-                twiml=twiml or "",
-                reference=reference_value,
-                idempotency_key=key,
-                created_by=_user_or_none(actor),
-            )
-            _schedule(DELIVER_CALL_TASK, call.pk)
+            row = model.objects.create(organization=organization, idempotency_key=key, **fields)
+            _schedule(task_name, row.pk)
     except IntegrityError:
         if key is None:
             raise
-        return Call.objects.for_org(organization).get(idempotency_key=key), False
-    return call, True
+        # Another request with this key won the race; its row is committed by now.
+        return model.objects.for_org(organization).get(idempotency_key=key), False
+    return row, True
