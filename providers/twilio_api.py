@@ -82,6 +82,15 @@ class TwilioAccountMixin:
     def auth_kwargs(self) -> dict[str, Any]:
         return {"auth": (str(self.setting("account_sid")), self.secret("auth_token"))}
 
+    def create_resource(self, suffix: str, form: Any, *, noun: str) -> tuple[dict[str, Any], Decimal | None, str | None]:
+        """POST a Message or Call; returns (answer, cost, currency). Twilio states a price only
+        once it is known, so cost and currency are None until then."""
+        data = self.request_json("POST", self.account_path(suffix), data=form)
+        if not data.get("sid"):
+            raise ProviderUnavailable(f"Twilio accepted the request but returned no {noun} sid.", code="malformed_response")
+        known = data.get("price") not in (None, "")
+        return data, price(data.get("price")) if known else None, data.get("price_unit") if known else None
+
     def classify_error(self, response: requests.Response) -> ProviderError:
         body = error_body(response)
         code = str(body.get("code") or "") or None

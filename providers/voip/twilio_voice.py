@@ -14,7 +14,6 @@ from providers.base import (
     InboundEvent,
     OutboundCall,
     ProviderRejected,
-    ProviderUnavailable,
     Stability,
     VoipProvider,
     WebhookRequest,
@@ -100,14 +99,12 @@ class TwilioVoice(TwilioAccountMixin, HttpAdapterMixin, VoipProvider):
         if callback:
             form.append(("StatusCallback", callback))
             form.extend(("StatusCallbackEvent", event) for event in STATUS_CALLBACK_EVENTS)
-        data = self.request_json("POST", self.account_path("/Calls.json"), data=form)
-        if not data.get("sid"):
-            raise ProviderUnavailable("Twilio accepted the call but returned no call sid.", code="malformed_response")
+        data, cost, currency = self.create_resource("/Calls.json", form, noun="call")
         return CallResult(
             provider_call_id=str(data["sid"]),
             status=CALL_STATUS_MAP.get(str(data.get("status")), events.CALL_INITIATED),
-            cost=price(data.get("price")),
-            currency=data.get("price_unit") if data.get("price") not in (None, "") else None,
+            cost=cost,
+            currency=currency,
             raw=data,
         )
 

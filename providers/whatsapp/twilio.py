@@ -17,7 +17,6 @@ from providers.base import (
     InboundEvent,
     OutboundMessage,
     ProviderRejected,
-    ProviderUnavailable,
     SendResult,
     Stability,
     WebhookRequest,
@@ -32,7 +31,6 @@ from providers.twilio_api import (
     clean_account,
     first,
     http_fields,
-    price,
     strip_channel,
 )
 
@@ -93,14 +91,12 @@ class TwilioWhatsApp(TwilioAccountMixin, HttpAdapterMixin, WhatsAppProvider):
         callback = message.status_callback_url or self.webhook_url
         if callback:
             form["StatusCallback"] = callback
-        data = self.request_json("POST", self.account_path("/Messages.json"), data=form)
-        if not data.get("sid"):
-            raise ProviderUnavailable("Twilio accepted the request but returned no message sid.", code="malformed_response")
+        data, cost, currency = self.create_resource("/Messages.json", form, noun="message")
         return SendResult(
             provider_message_id=str(data["sid"]),
             status=STATUS_MAP.get(str(data.get("status")), events.STATUS_SENT),
-            cost=price(data.get("price")),
-            currency=data.get("price_unit") if data.get("price") not in (None, "") else None,
+            cost=cost,
+            currency=currency,
             raw=data,
         )
 
