@@ -24,7 +24,11 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from audit.models import AuditEvent
 from integrations.models import Channel, Organization, OrganizationIntegration, ProviderMigration
-from integrations.selectors import administered_organizations, masked_credentials
+from integrations.selectors import (
+    administered_organizations,
+    masked_credentials,
+    primary_integration,
+)
 from integrations.selectors_usage import usage_this_month
 from integrations.services import migration as migration_service
 from integrations.services.errors import NotFound, ServiceError
@@ -68,14 +72,27 @@ def _organization(request: HttpRequest, slug: str) -> Organization:
     return organization
 
 
+def _migration(organization: Organization, channel: str, migration_id) -> ProviderMigration:
+    try:
+        migration = migration_service.migration_get(organization=organization, migration_id=migration_id)
+    except NotFound:
+        raise Http404("No such migration.") from None
+    if migration.channel != channel:
+        raise Http404("No such migration.")
+    return migration
+
+
 def _integration(request: HttpRequest, integration_id) -> OrganizationIntegration:
-    for organization in administered_organizations(request.user):
-        found = (
-            OrganizationIntegration.objects.for_org(organization).filter(pk=integration_id).first()
+    found = (
+        OrganizationIntegration.objects.filter(
+            pk=integration_id, organization__in=administered_organizations(request.user)
         )
-        if found is not None:
-            return found
-    raise Http404("No such integration among your organizations.")
+        .select_related("organization")
+        .first()
+    )
+    if found is None:
+        raise Http404("No such integration among your organizations.")
+    return found
 
 
 def _channel(channel: str) -> str:
@@ -501,11 +518,7 @@ def migrate(request: HttpRequest, organization_slug: str, channel: str) -> HttpR
             _attach_errors(config_form, exc)
         migration = migration_service.open_migration(organization=organization, channel=channel)
 
-    current = (
-        OrganizationIntegration.objects.for_org(organization)
-        .filter(channel=channel, is_primary=True)
-        .first()
-    )
+    current = primary_integration(organization=organization, channel=channel)
     step = _wizard_step(migration)
     if request.GET.get("step") == "1" and step in (2, 3, 4):
         step = 1  # back to choosing the provider; choosing again keeps the same migration
@@ -580,14 +593,7 @@ def migration_detail(
     request: HttpRequest, organization_slug: str, channel: str, migration_id
 ) -> HttpResponse:
     organization = _organization(request, organization_slug)
-    try:
-        migration = migration_service.migration_get(
-            organization=organization, migration_id=migration_id
-        )
-    except NotFound:
-        raise Http404("No such migration.") from None
-    if migration.channel != channel:
-        raise Http404("No such migration.")
+    migration = _migration(organization, channel, migration_id)
     if request.method == "POST":
         if request.POST.get("action") == "rollback":
             try:
@@ -600,11 +606,7 @@ def migration_detail(
             except ServiceError as exc:
                 messages.error(request, exc.message)
         return redirect("provider_admin:migration", organization.slug, channel, migration.pk)
-    current = (
-        OrganizationIntegration.objects.for_org(organization)
-        .filter(channel=channel, is_primary=True)
-        .first()
-    )
+    current = primary_integration(organization=organization, channel=channel)
     context = _admin_context(
         request, f"Migration of {migration.get_channel_display()} — {organization.name}"
     )
@@ -636,13 +638,7 @@ def migration_detail(
 def migration_status(
     request: HttpRequest, organization_slug: str, channel: str, migration_id
 ) -> JsonResponse:
-    organization = _organization(request, organization_slug)
-    try:
-        migration = migration_service.migration_get(
-            organization=organization, migration_id=migration_id
-        )
-    except NotFound:
-        raise Http404("No such migration.") from None
+    migration = _migration(_organization(request, organization_slug), channel, migration_id)
     return JsonResponse(_migration_json(migration))
 
 

@@ -42,6 +42,10 @@ def integration_list(*, organization: Organization, channel: str | None = None) 
     return queryset.order_by("channel").in_route_order()
 
 
+def primary_integration(*, organization: Organization, channel: str) -> OrganizationIntegration | None:
+    return OrganizationIntegration.objects.for_org(organization).filter(channel=channel, is_primary=True).first()
+
+
 def integration_get(*, organization: Organization, ref: str, channel: str | None = None) -> OrganizationIntegration:
     """Find an integration of this organization by id or by display name."""
     queryset = integration_list(organization=organization, channel=channel)

@@ -30,6 +30,7 @@ from django.utils import timezone
 
 from audit import services as audit
 from integrations.models import Organization, OrganizationIntegration, ProviderMigration
+from integrations.selectors import primary_integration
 from integrations.services import notifications
 from integrations.services.errors import OperationRefused, ServiceError, SwitchRefused
 from integrations.services.health import integration_test_connection
@@ -153,11 +154,7 @@ def migration_get(*, organization: Organization, migration_id: UUID | str) -> Pr
 
 
 def _current_primary(organization: Organization, channel: str) -> OrganizationIntegration | None:
-    return (
-        OrganizationIntegration.objects.for_org(organization)
-        .filter(channel=channel, is_primary=True)
-        .first()
-    )
+    return primary_integration(organization=organization, channel=channel)
 
 
 def _check_provider(provider_name: str, channel: str):

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from integrations.models import Channel
-from integrations.selectors import integration_get, organization_get
+from integrations.selectors import integration_get, organization_get, primary_integration
 from integrations.services.errors import ServiceError
 from integrations.services.switching import refusal_reason, switch_primary
 
@@ -23,7 +23,7 @@ class Command(BaseCommand):
             target = integration_get(organization=organization, ref=to, channel=channel)
         except ServiceError as exc:
             raise CommandError(exc.message) from None
-        current = organization.integrations.filter(channel=channel, is_primary=True).first()
+        current = primary_integration(organization=organization, channel=channel)
         current_label = f"{current.display_name} ({current.pk})" if current else "none"
         target_label = f"{target.display_name} ({target.pk})"
 
