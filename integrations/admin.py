@@ -32,7 +32,8 @@ from integrations.services.organizations import (
     organization_save,
 )
 from integrations.services.switching import switch_primary
-from providers.base import ConfigField, Provider
+from providers.base import Provider
+from providers.config import ConfigField
 from providers.registry import UnknownProvider, get_registry
 
 PRIMARY_BADGE = mark_safe("<strong>★ Primary</strong>")  # constant markup, nothing interpolated

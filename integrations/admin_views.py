@@ -34,7 +34,7 @@ from integrations.services import migration as migration_service
 from integrations.services.errors import NotFound, ServiceError
 from integrations.services.health import integration_test_connection
 from integrations.services.integrations import integration_update
-from providers.base import ConfigField
+from providers.config import ConfigField
 from providers.registry import UnknownProvider, get_registry
 
 State = ProviderMigration.State

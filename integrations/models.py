@@ -17,8 +17,8 @@ from django.utils import timezone
 from encrypted_fields.fields import EncryptedCharField, EncryptedJSONField
 
 from providers import events
-from providers.base import Channel as ProviderChannel
 from providers.base import Provider
+from providers.values import Channel as ProviderChannel
 
 
 class Channel(models.TextChoices):

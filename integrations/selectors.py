@@ -8,7 +8,7 @@ from django.db.models import QuerySet
 
 from integrations.models import Membership, Organization, OrganizationIntegration
 from integrations.services.errors import NotFound
-from providers.base import mask_secret
+from providers.values import mask_secret
 
 
 def administered_organizations(user) -> QuerySet[Organization]:

@@ -19,7 +19,7 @@ from django.views.decorators.http import require_http_methods
 
 from integrations.services.errors import NotFound
 from integrations.services.webhooks import webhook_receive
-from providers.base import WebhookRequest
+from providers.values import WebhookRequest
 
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
 

@@ -22,236 +22,27 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
-from datetime import datetime
-from decimal import Decimal
-from enum import StrEnum
+from dataclasses import replace
 from typing import Any, ClassVar
-from urllib.parse import urlparse
 
-import phonenumbers
-from django.core.exceptions import ImproperlyConfigured, SuspiciousOperation, ValidationError
+from django.core.exceptions import ValidationError
 
-from providers import events
+from providers.config import ConfigField, check_kind
+from providers.errors import ProviderConfigurationError, ProviderError, ProviderRejected
 from providers.pricing import PriceModel
-
-
-class Channel(StrEnum):
-    WHATSAPP = "whatsapp"
-    VOIP = "voip"
-
-
-class Stability(StrEnum):
-    HIGH = "high"
-    MEDIUM = "medium"
-    LOW = "low"
-
-
-class HealthStatus(StrEnum):
-    HEALTHY = "healthy"
-    DEGRADED = "degraded"
-    DOWN = "down"
-    UNKNOWN = "unknown"
-
-
-# --------------------------------------------------------------------------- errors
-
-
-class ProviderError(Exception):
-    """Root of what an adapter raises. ``code`` is the provider's own error code, if any.
-
-    Messages must never contain credentials: adapters build them from the provider's answer,
-    and the base class scrubs every known secret value out of them before they leave.
-    """
-
-    retryable: ClassVar[bool] = False
-
-    def __init__(self, message: str, *, code: str | int | None = None, status: int | None = None):
-        super().__init__(message)
-        self.message = message
-        self.code = None if code is None else str(code)
-        self.status = status
-
-    def __str__(self) -> str:
-        return f"[{self.code}] {self.message}" if self.code else self.message
-
-
-class ProviderConfigurationError(ProviderError, ImproperlyConfigured):
-    """The integration's configuration cannot work (missing field, bad value)."""
-
-
-class ProviderUnavailable(ProviderError):
-    """Retryable: timeouts, connection errors, rate limits, 5xx. Delivery fails over."""
-
-    retryable = True
-
-
-class ProviderRejected(ProviderError):
-    """Final: the provider refused the request and would refuse it again.
-
-    ``fail_over`` tells delivery whether another provider could succeed. It is true for
-    refusals tied to this provider (its credentials were rejected, the account is suspended,
-    the sender is not set up) and false for refusals that would happen anywhere (invalid
-    recipient, body too long).
-    """
-
-    def __init__(self, message: str, *, fail_over: bool = False, **kwargs: Any):
-        super().__init__(message, **kwargs)
-        self.fail_over = fail_over
-
-
-class WebhookSignatureError(ProviderError, SuspiciousOperation):
-    """A webhook request whose signature, token or timestamp does not check out."""
-
-
-# --------------------------------------------------------------------------- value objects
-
-
-@dataclass(frozen=True)
-class ConfigField:
-    """One input an integration needs. ``secret`` fields are stored encrypted and never shown.
-
-    ``kind`` drives validation and the admin widget: text, phone (E.164), url, int, bool, choice.
-    """
-
-    name: str
-    label: str
-    secret: bool = False
-    required: bool = True
-    kind: str = "text"
-    help_text: str = ""
-    choices: tuple[str, ...] = ()
-    default: Any = None
-
-
-ATTACHMENT_KINDS = ("image", "document", "audio", "video")
-
-
-@dataclass(frozen=True)
-class Attachment:
-    url: str
-    mime_type: str = ""
-    caption: str = ""
-    filename: str = ""
-
-    @property
-    def kind(self) -> str:
-        major = self.mime_type.split("/", 1)[0]
-        return major if major in ("image", "audio", "video") else "document"
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Attachment:
-        return cls(
-            url=str(data.get("url", "")),
-            mime_type=str(data.get("mime_type", "")),
-            caption=str(data.get("caption", "")),
-            filename=str(data.get("filename", "")),
-        )
-
-
-@dataclass(frozen=True)
-class OutboundMessage:
-    to: str
-    body: str = ""
-    attachments: tuple[Attachment, ...] = ()
-    reference: str | None = None
-    # Our own message id; providers that accept a client reference get it for tracing.
-    client_reference: str | None = None
-    status_callback_url: str | None = None
-
-
-@dataclass(frozen=True)
-class OutboundCall:
-    to: str
-    from_number: str | None = None
-    twiml: str | None = None
-    url: str | None = None
-    client_reference: str | None = None
-    status_callback_url: str | None = None
-
-
-@dataclass(frozen=True)
-class SendResult:
-    provider_message_id: str
-    status: str = events.STATUS_SENT
-    cost: Decimal | None = None
-    currency: str | None = None
-    latency_ms: int | None = None
-    raw: Mapping[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class CallResult:
-    provider_call_id: str
-    status: str = events.CALL_INITIATED
-    cost: Decimal | None = None
-    currency: str | None = None
-    latency_ms: int | None = None
-    raw: Mapping[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class ProviderHealth:
-    status: HealthStatus
-    latency_ms: int | None = None
-    detail: str = ""
-    extra: Mapping[str, Any] = field(default_factory=dict)
-
-    @property
-    def ok(self) -> bool:
-        return self.status == HealthStatus.HEALTHY
-
-
-@dataclass(frozen=True)
-class WebhookRequest:
-    """What an adapter sees of an incoming webhook: no Django request object."""
-
-    method: str
-    url: str
-    headers: Mapping[str, str]
-    body: bytes = b""
-    query: Mapping[str, list[str]] = field(default_factory=dict)
-    form: Mapping[str, list[str]] = field(default_factory=dict)
-
-    def header(self, name: str, default: str = "") -> str:
-        lowered = name.lower()
-        for key, value in self.headers.items():
-            if key.lower() == lowered:
-                return value
-        return default
-
-
-@dataclass(frozen=True)
-class InboundEvent:
-    """A normalized event parsed from a webhook; ``kind`` is one of ``providers.events``."""
-
-    kind: str
-    event_id: str = ""
-    provider_message_id: str = ""
-    status: str = ""
-    from_number: str = ""
-    to_number: str = ""
-    body: str = ""
-    attachments: tuple[Attachment, ...] = ()
-    error_code: str = ""
-    error_message: str = ""
-    duration_seconds: int | None = None
-    cost: Decimal | None = None
-    currency: str | None = None
-    occurred_at: datetime | None = None
-    raw: Mapping[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class WebhookResponse:
-    """What the webhook endpoint answers when an adapter has something to say (handshakes)."""
-
-    status: int = 200
-    body: str = ""
-    content_type: str = "text/plain"
-
-
-# --------------------------------------------------------------------------- the base class
+from providers.values import (
+    CallResult,
+    Channel,
+    HealthStatus,
+    InboundEvent,
+    OutboundCall,
+    OutboundMessage,
+    ProviderHealth,
+    SendResult,
+    Stability,
+    WebhookRequest,
+    WebhookResponse,
+)
 
 
 class Provider:
@@ -317,7 +108,7 @@ class Provider:
                         f"{config_field.label} is required."
                     )
                 continue
-            message = _check_kind(config_field, value)
+            message = check_kind(config_field, value)
             if message:
                 errors.setdefault(config_field.name, []).append(message)
         for name, message in cls.clean_config(config, credentials).items():
@@ -465,51 +256,12 @@ class VoipProvider(Provider):
         raise NotImplementedError(f"{type(self).__name__} must implement dial()")
 
 
-# --------------------------------------------------------------------------- helpers
-
-
 def _elapsed_ms(started: float) -> int:
     return int((time.perf_counter() - started) * 1000)
 
 
 def _with_latency(result: Any, latency_ms: int) -> Any:
     return replace(result, latency_ms=latency_ms)
-
-
-def normalize_phone(value: str) -> str:
-    """E.164 for a phone number, or ``ValueError`` with a readable reason."""
-    try:
-        parsed = phonenumbers.parse(str(value), None)
-    except phonenumbers.NumberParseException as exc:
-        raise ValueError(f"'{value}' is not a phone number in E.164 form (+<country><number>).") from exc
-    if not phonenumbers.is_valid_number(parsed):
-        raise ValueError(f"'{value}' is not a valid phone number.")
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
-
-
-def _check_kind(config_field: ConfigField, value: Any) -> str | None:
-    if config_field.kind == "phone":
-        try:
-            normalize_phone(value)
-        except ValueError as exc:
-            return str(exc)
-    elif config_field.kind == "url":
-        parsed = urlparse(str(value))
-        if parsed.scheme not in ("http", "https") or not parsed.netloc:
-            return f"{config_field.label} must be an http(s) URL."
-    elif config_field.kind == "int":
-        try:
-            int(value)
-        except (TypeError, ValueError):
-            return f"{config_field.label} must be a whole number."
-    elif config_field.kind == "float":
-        try:
-            float(value)
-        except (TypeError, ValueError):
-            return f"{config_field.label} must be a number."
-    elif config_field.kind == "choice" and str(value) not in config_field.choices:
-        return f"{config_field.label} must be one of: {', '.join(config_field.choices)}."
-    return None
 
 
 def missing_operations(cls: type[Provider]) -> list[str]:
@@ -537,41 +289,3 @@ def check_attributes(cls: type[Provider]) -> list[str]:
     if not isinstance(getattr(cls, "pricing", None), PriceModel):
         problems.append("'pricing' must be a providers.pricing.PriceModel")
     return problems
-
-
-SECRET_MASK = "••••"
-
-
-def mask_secret(value: Any, *, visible: int = 4) -> str:
-    """``••••8901`` for long values, ``••••`` for short ones: a hint, never the secret."""
-    text = "" if value is None else str(value)
-    if len(text) >= 12:
-        return SECRET_MASK + text[-visible:]
-    return SECRET_MASK if text else ""
-
-
-__all__ = [
-    "Attachment",
-    "CallResult",
-    "Channel",
-    "ConfigField",
-    "HealthStatus",
-    "InboundEvent",
-    "OutboundCall",
-    "OutboundMessage",
-    "Provider",
-    "ProviderConfigurationError",
-    "ProviderError",
-    "ProviderHealth",
-    "ProviderRejected",
-    "ProviderUnavailable",
-    "SendResult",
-    "Stability",
-    "VoipProvider",
-    "WebhookRequest",
-    "WebhookResponse",
-    "WebhookSignatureError",
-    "WhatsAppProvider",
-    "mask_secret",
-    "normalize_phone",
-]

@@ -25,7 +25,8 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from providers.base import ConfigField, ProviderError, ProviderUnavailable
+from providers.config import ConfigField
+from providers.errors import ProviderError, ProviderUnavailable
 
 DEFAULT_CONNECT_TIMEOUT = 5.0
 DEFAULT_READ_TIMEOUT = 20.0

@@ -14,7 +14,8 @@ from importlib.metadata import entry_points
 
 from django.utils.module_loading import import_string
 
-from providers.base import Channel, Provider, check_attributes, missing_operations
+from providers.base import Provider, check_attributes, missing_operations
+from providers.values import Channel
 
 logger = logging.getLogger(__name__)
 

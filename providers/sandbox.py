@@ -18,25 +18,22 @@ from decimal import Decimal
 from typing import Any
 
 from providers import events
-from providers.base import (
+from providers.base import VoipProvider, WhatsAppProvider
+from providers.config import ConfigField
+from providers.errors import ProviderRejected, ProviderUnavailable, WebhookSignatureError
+from providers.pricing import CATALOG
+from providers.values import (
     ATTACHMENT_KINDS,
     CallResult,
-    ConfigField,
     HealthStatus,
     InboundEvent,
     OutboundCall,
     OutboundMessage,
     ProviderHealth,
-    ProviderRejected,
-    ProviderUnavailable,
     SendResult,
     Stability,
-    VoipProvider,
     WebhookRequest,
-    WebhookSignatureError,
-    WhatsAppProvider,
 )
-from providers.pricing import CATALOG
 
 # Every send of every sandbox instance in this process, oldest first: (provider name, label,
 # payload dict). Tests read it like ``django.core.mail.outbox``.

@@ -20,17 +20,15 @@ from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 import requests
 
-from providers.base import (
-    ConfigField,
-    HealthStatus,
+from providers.config import ConfigField
+from providers.errors import (
     ProviderError,
-    ProviderHealth,
     ProviderRejected,
     ProviderUnavailable,
-    WebhookRequest,
     WebhookSignatureError,
 )
 from providers.http import HTTP_CONFIG_FIELDS, base_url_field, error_body, transient_status
+from providers.values import HealthStatus, ProviderHealth, WebhookRequest
 
 DEFAULT_BASE_URL = "https://api.twilio.com"
 API_VERSION = "2010-04-01"

@@ -192,7 +192,7 @@ def abstraction_overhead(*, repetitions: int) -> list[Measurement]:
     from integrations.models import Message
     from integrations.services import dispatch
     from providers import sandbox
-    from providers.base import OutboundMessage
+    from providers.values import OutboundMessage
 
     section = "2. abstraction overhead"
     with bench_organization(integrations=2) as (organization, rows):

@@ -23,7 +23,7 @@ from django.db import IntegrityError, transaction
 from kombu.exceptions import OperationalError as KombuOperationalError
 
 from integrations.models import Call, Channel, Message, Organization
-from providers.base import Attachment, normalize_phone
+from providers.values import Attachment, normalize_phone
 
 logger = logging.getLogger(__name__)
 

@@ -59,15 +59,13 @@ from django.utils import timezone
 from integrations.models import Call, Channel, Message, OrganizationIntegration
 from integrations.services import breaker, notifications
 from integrations.services.routing import route_integrations
-from providers.base import (
-    Attachment,
-    OutboundCall,
-    OutboundMessage,
+from providers.errors import (
     ProviderConfigurationError,
     ProviderError,
     ProviderRejected,
     ProviderUnavailable,
 )
+from providers.values import Attachment, OutboundCall, OutboundMessage
 
 logger = logging.getLogger(__name__)
 

@@ -22,8 +22,8 @@ from integrations.services.errors import NotFound, SwitchRefused
 from integrations.services.health import integration_test_connection
 from integrations.services.integrations import integration_create, integration_update
 from integrations.services.switching import SwitchResult, refusal_reason, switch_primary
-from providers.base import SECRET_MASK, HealthStatus
 from providers.registry import UnknownProvider, get_provider_class, get_registry
+from providers.values import SECRET_MASK, HealthStatus
 
 Status = OrganizationIntegration.Status
 Health = OrganizationIntegration.Health

@@ -36,7 +36,7 @@ from audit.models import AuditEvent
 from integrations.models import Organization, OrganizationIntegration
 from integrations.services.errors import SwitchRefused
 from integrations.services.routing import invalidate_route
-from providers.base import HealthStatus, ProviderHealth
+from providers.values import HealthStatus, ProviderHealth
 
 logger = logging.getLogger(__name__)
 

@@ -37,8 +37,9 @@ from integrations.services.health import integration_test_connection
 from integrations.services.integrations import integration_create, integration_update
 from integrations.services.routing import resolve
 from integrations.services.switching import refusal_reason, switch_primary
-from providers.base import OutboundMessage, ProviderError
+from providers.errors import ProviderError
 from providers.registry import UnknownProvider, get_provider_class
+from providers.values import OutboundMessage
 
 State = ProviderMigration.State
 

@@ -10,7 +10,7 @@ from audit.models import AuditEvent
 from integrations.models import OrganizationIntegration
 from integrations.selectors import administered_organizations
 from integrations.services.errors import NotFound, OperationRefused
-from providers.base import ProviderError
+from providers.errors import ProviderError
 
 
 def pairing_integration_for_admin(*, user: Any, integration_id: UUID | str) -> OrganizationIntegration:

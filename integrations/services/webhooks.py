@@ -26,8 +26,9 @@ from audit.models import AuditEvent
 from integrations.models import Call, Message, OrganizationIntegration
 from integrations.services.errors import NotFound
 from providers import events
-from providers.base import InboundEvent, ProviderError, WebhookRequest, WebhookSignatureError
+from providers.errors import ProviderError, WebhookSignatureError
 from providers.registry import UnknownProvider
+from providers.values import InboundEvent, WebhookRequest
 
 logger = logging.getLogger(__name__)
 

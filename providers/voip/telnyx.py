@@ -23,21 +23,13 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from providers import events
-from providers.base import (
-    CallResult,
-    ConfigField,
-    HealthStatus,
-    InboundEvent,
-    OutboundCall,
+from providers.base import VoipProvider
+from providers.config import ConfigField
+from providers.errors import (
     ProviderError,
-    ProviderHealth,
     ProviderRejected,
     ProviderUnavailable,
-    Stability,
-    VoipProvider,
-    WebhookRequest,
     WebhookSignatureError,
-    normalize_phone,
 )
 from providers.http import (
     HTTP_CONFIG_FIELDS,
@@ -47,6 +39,16 @@ from providers.http import (
     transient_status,
 )
 from providers.pricing import CATALOG
+from providers.values import (
+    CallResult,
+    HealthStatus,
+    InboundEvent,
+    OutboundCall,
+    ProviderHealth,
+    Stability,
+    WebhookRequest,
+    normalize_phone,
+)
 
 DEFAULT_BASE_URL = "https://api.telnyx.com"
 SIGNATURE_HEADER = "telnyx-signature-ed25519"

@@ -8,17 +8,9 @@ They come from the call itself, else from the integration's ``default_twiml_url`
 from __future__ import annotations
 
 from providers import events
-from providers.base import (
-    CallResult,
-    ConfigField,
-    InboundEvent,
-    OutboundCall,
-    ProviderRejected,
-    Stability,
-    VoipProvider,
-    WebhookRequest,
-    normalize_phone,
-)
+from providers.base import VoipProvider
+from providers.config import ConfigField
+from providers.errors import ProviderRejected
 from providers.http import HttpAdapterMixin
 from providers.pricing import CATALOG
 from providers.twilio_api import (
@@ -29,6 +21,14 @@ from providers.twilio_api import (
     http_fields,
     price,
     strip_channel,
+)
+from providers.values import (
+    CallResult,
+    InboundEvent,
+    OutboundCall,
+    Stability,
+    WebhookRequest,
+    normalize_phone,
 )
 from providers.whatsapp.twilio import form_of
 

@@ -19,24 +19,13 @@ from typing import Any
 import requests
 
 from providers import events
-from providers.base import (
-    ATTACHMENT_KINDS,
-    Attachment,
-    ConfigField,
-    HealthStatus,
-    InboundEvent,
-    OutboundMessage,
+from providers.base import WhatsAppProvider
+from providers.config import ConfigField
+from providers.errors import (
     ProviderError,
-    ProviderHealth,
     ProviderRejected,
     ProviderUnavailable,
-    SendResult,
-    Stability,
-    WebhookRequest,
-    WebhookResponse,
     WebhookSignatureError,
-    WhatsAppProvider,
-    normalize_phone,
 )
 from providers.http import (
     HTTP_CONFIG_FIELDS,
@@ -46,6 +35,19 @@ from providers.http import (
     transient_status,
 )
 from providers.pricing import CATALOG
+from providers.values import (
+    ATTACHMENT_KINDS,
+    Attachment,
+    HealthStatus,
+    InboundEvent,
+    OutboundMessage,
+    ProviderHealth,
+    SendResult,
+    Stability,
+    WebhookRequest,
+    WebhookResponse,
+    normalize_phone,
+)
 
 SIGNATURE_HEADER = "X-Hub-Signature-256"
 DEFAULT_BASE_URL = "https://graph.facebook.com"

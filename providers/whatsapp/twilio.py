@@ -10,19 +10,9 @@ from __future__ import annotations
 from urllib.parse import parse_qs
 
 from providers import events
-from providers.base import (
-    ATTACHMENT_KINDS,
-    Attachment,
-    ConfigField,
-    InboundEvent,
-    OutboundMessage,
-    ProviderRejected,
-    SendResult,
-    Stability,
-    WebhookRequest,
-    WhatsAppProvider,
-    normalize_phone,
-)
+from providers.base import WhatsAppProvider
+from providers.config import ConfigField
+from providers.errors import ProviderRejected
 from providers.http import HttpAdapterMixin
 from providers.pricing import CATALOG
 from providers.twilio_api import (
@@ -32,6 +22,16 @@ from providers.twilio_api import (
     first,
     http_fields,
     strip_channel,
+)
+from providers.values import (
+    ATTACHMENT_KINDS,
+    Attachment,
+    InboundEvent,
+    OutboundMessage,
+    SendResult,
+    Stability,
+    WebhookRequest,
+    normalize_phone,
 )
 
 # Twilio's message statuses → ours. queued/accepted/sending mean "the provider has it".

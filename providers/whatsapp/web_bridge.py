@@ -36,26 +36,28 @@ from urllib.parse import quote, urlencode
 import requests
 
 from providers import events
-from providers.base import (
-    ATTACHMENT_KINDS,
-    Attachment,
-    ConfigField,
-    HealthStatus,
-    InboundEvent,
-    OutboundMessage,
+from providers.base import WhatsAppProvider
+from providers.config import ConfigField
+from providers.errors import (
     ProviderError,
-    ProviderHealth,
     ProviderRejected,
     ProviderUnavailable,
-    SendResult,
-    Stability,
-    WebhookRequest,
     WebhookSignatureError,
-    WhatsAppProvider,
-    normalize_phone,
 )
 from providers.http import HTTP_CONFIG_FIELDS, HttpAdapterMixin, error_body, transient_status
 from providers.pricing import CATALOG
+from providers.values import (
+    ATTACHMENT_KINDS,
+    Attachment,
+    HealthStatus,
+    InboundEvent,
+    OutboundMessage,
+    ProviderHealth,
+    SendResult,
+    Stability,
+    WebhookRequest,
+    normalize_phone,
+)
 
 SIGNATURE_HEADER = "X-Webhook-Hmac"
 ALGORITHM_HEADER = "X-Webhook-Hmac-Algorithm"

@@ -19,17 +19,10 @@ from typing import Any, ClassVar
 import pytest
 from django.core.exceptions import ValidationError
 
-from providers.base import (
-    HealthStatus,
-    OutboundCall,
-    OutboundMessage,
-    Provider,
-    ProviderError,
-    ProviderRejected,
-    ProviderUnavailable,
-    VoipProvider,
-)
+from providers.base import Provider, VoipProvider
+from providers.errors import ProviderError, ProviderRejected, ProviderUnavailable
 from providers.registry import get_registry
+from providers.values import HealthStatus, OutboundCall, OutboundMessage
 from tests.providers.loopback import MALFORMED, LoopbackServer, Recorded, Reply, unused_port_url
 
 RECIPIENT = "+14155550123"

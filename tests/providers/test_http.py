@@ -2,7 +2,7 @@
 
 import pytest
 
-from providers.base import ProviderUnavailable
+from providers.errors import ProviderUnavailable
 from providers.http import make_session, send
 from tests.providers.loopback import LoopbackServer, Reply, unused_port_url
 

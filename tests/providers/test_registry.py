@@ -4,13 +4,8 @@ import textwrap
 
 import pytest
 
-from providers.base import (
-    HealthStatus,
-    OutboundMessage,
-    ProviderRejected,
-    ProviderUnavailable,
-    WhatsAppProvider,
-)
+from providers.base import WhatsAppProvider
+from providers.errors import ProviderRejected, ProviderUnavailable
 from providers.pricing import PriceModel
 from providers.registry import (
     ProviderRegistrationError,
@@ -19,6 +14,7 @@ from providers.registry import (
     get_registry,
 )
 from providers.sandbox import SandboxVoip, SandboxWhatsApp, outbox
+from providers.values import HealthStatus, OutboundMessage
 
 
 class Incomplete(WhatsAppProvider):
@@ -133,7 +129,7 @@ def test_sandbox_fails_as_configured():
         refused.send_message(OutboundMessage(to="+14155550100", body="x"))
     assert excinfo.value.fail_over is True
     recipient = SandboxVoip(config={"failure_rate": 1, "failure_mode": "rejected_recipient"})
-    from providers.base import OutboundCall
+    from providers.values import OutboundCall
 
     with pytest.raises(ProviderRejected) as excinfo:
         recipient.place_call(OutboundCall(to="+14155550100"))

@@ -185,7 +185,7 @@ def test_an_in_doubt_row_already_taken_by_the_provider_is_reconciled_not_resent(
     integration = make_integration(organization=organization, config={"label": "p"})
     message = queued_message(organization)
     # A worker sent it and died before recording: the provider has it, the row says sending.
-    from providers.base import OutboundMessage
+    from providers.values import OutboundMessage
 
     integration.adapter().send_message(OutboundMessage(to=TO, body="hi", client_reference=str(message.pk)))
     Message.objects.filter(pk=message.pk).update(status=Message.Status.SENDING, lease_expires_at=timezone.now() - timedelta(seconds=1))

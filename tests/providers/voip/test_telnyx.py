@@ -7,7 +7,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from providers import events
-from providers.base import ProviderRejected, WebhookRequest, WebhookSignatureError
+from providers.errors import ProviderRejected, WebhookSignatureError
+from providers.values import WebhookRequest
 from providers.voip.telnyx import Telnyx
 from tests.providers.contract import RECIPIENT, HttpProviderContract
 from tests.providers.loopback import Reply

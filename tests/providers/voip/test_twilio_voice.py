@@ -1,7 +1,8 @@
 import pytest
 
 from providers import events
-from providers.base import OutboundCall, ProviderRejected, WebhookRequest
+from providers.errors import ProviderRejected
+from providers.values import OutboundCall, WebhookRequest
 from providers.voip.twilio_voice import TwilioVoice
 from tests.providers.contract import RECIPIENT
 from tests.providers.loopback import Reply

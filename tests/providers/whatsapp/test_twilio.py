@@ -5,14 +5,9 @@ import pytest
 from twilio.request_validator import RequestValidator
 
 from providers import events
-from providers.base import (
-    Attachment,
-    OutboundMessage,
-    ProviderRejected,
-    WebhookRequest,
-    WebhookSignatureError,
-)
+from providers.errors import ProviderRejected, WebhookSignatureError
 from providers.twilio_api import validate_signature
+from providers.values import Attachment, OutboundMessage, WebhookRequest
 from providers.whatsapp.twilio import TwilioWhatsApp
 from tests.providers.contract import RECIPIENT, HttpProviderContract
 from tests.providers.loopback import Reply

@@ -5,13 +5,8 @@ import json
 import pytest
 
 from providers import events
-from providers.base import (
-    Attachment,
-    OutboundMessage,
-    ProviderRejected,
-    WebhookRequest,
-    WebhookSignatureError,
-)
+from providers.errors import ProviderRejected, WebhookSignatureError
+from providers.values import Attachment, OutboundMessage, WebhookRequest
 from providers.whatsapp.web_bridge import WhatsAppWebBridge
 from tests.providers.contract import RECIPIENT, HttpProviderContract
 from tests.providers.loopback import LoopbackServer, Reply
