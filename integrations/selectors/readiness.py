@@ -40,3 +40,17 @@ def service_readiness() -> dict[str, str]:
     connection string (with its password) never leaves this function."""
     checks = {"database": _database(), "redis": _redis()}
     return {name: problem or "ok" for name, problem in checks.items()}
+
+
+def celery_broker_state() -> str:
+    """"eager" (no broker: tasks run in-process), "reachable", or why it is not."""
+    from celery import current_app
+
+    if current_app.conf.task_always_eager:
+        return "eager"
+    try:
+        with current_app.connection_for_write() as connection:
+            connection.ensure_connection(max_retries=1, timeout=2)
+    except Exception as exc:
+        return f"unreachable ({type(exc).__name__})"
+    return "reachable"

@@ -1,12 +1,17 @@
-"""Reads of an organization's message and call history, grouped the way cost analytics needs.
+"""Usage: what an organization's messages and calls amount to. The ONE definition of what
+counts, used by the dashboard, the provider detail page and cost analytics alike.
 
-Every query starts from the organization. Grouping happens in PostgreSQL (one query per
-channel); pricing happens in Python with ``Decimal`` (``integrations.services.analytics``).
+Every query starts from the organization. Grouping happens in the database; pricing happens in
+Python with ``Decimal`` (``integrations.services.costs``).
 
 What counts (also in ``docs/COSTS.md``):
 - only outbound rows in the period (``created_at``, calendar months in ``settings.TIME_ZONE``);
 - a *billable* message is one the provider accepted: ``sent``, ``delivered`` or ``read``;
 - a *billable* call is ``completed`` with a duration above zero;
+- a message is *accepted* when the provider took it (``sent``, ``delivered``, ``read``) and
+  *failed* when it is ``failed``; a call is *accepted* once the provider placed it (initiated,
+  ringing, answered, completed, busy, no answer: whether someone picked up is not the
+  provider's reliability) and *failed* when it is ``failed``;
 - success rate = accepted / (accepted + failed); rows still queued or in flight count in
   neither; latency is the mean of ``latency_ms`` over rows that have one.
 """
@@ -18,11 +23,11 @@ import uuid
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db.models import Count, Q, Sum
+from django.db.models import Avg, Count, Q, Sum
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
-from integrations.models import Call, Channel, Message, Organization
+from integrations.models import Call, Channel, Message, Organization, OrganizationIntegration
 from providers import events
 
 ZERO = Decimal("0")
@@ -157,3 +162,67 @@ def _aggregates(billable: Q, accepted_statuses, failed_statuses) -> dict:
         "latency_total": Sum("latency_ms"),
         "latency_count": Count("latency_ms"),
     }
+
+
+# --------------------------------------------------------------------------- this month, at a glance
+
+
+@dataclass(frozen=True)
+class Usage:
+    """One channel's (or one integration's) usage this month, for the admin's cards."""
+
+    channel: str
+    count: int
+    minutes: Decimal | None
+    cost: Decimal
+    currencies: tuple[str, ...]
+    success_rate: float | None  # percent, by the module's one definition
+    avg_latency_ms: float | None
+
+    @property
+    def currency(self) -> str:
+        return self.currencies[0] if len(self.currencies) == 1 else ""
+
+
+def month_start(now: dt.datetime | None = None) -> dt.datetime:
+    return _aware(month_starts(months=1, now=now)[0])
+
+
+def usage_this_month(
+    *,
+    organization: Organization,
+    channel: str,
+    integration: OrganizationIntegration | None = None,
+    now: dt.datetime | None = None,
+) -> Usage:
+    since = month_start(now)
+    if channel == Channel.VOIP:
+        rows = Call.objects.for_org(organization)
+        accepted, failed = CALL_ACCEPTED, CALL_FAILED
+        extra = {"seconds": Sum("duration_seconds")}
+    else:
+        rows = Message.objects.for_org(organization).filter(channel=channel)
+        accepted, failed = MESSAGE_BILLABLE, MESSAGE_FAILED
+        extra = {}
+    rows = rows.filter(created_at__gte=since, direction=Message.Direction.OUTBOUND)
+    if integration is not None:
+        rows = rows.filter(integration=integration)
+    figures = rows.aggregate(
+        count=Count("id"),
+        cost=Sum("cost"),
+        latency=Avg("latency_ms"),
+        accepted=Count("id", filter=Q(status__in=accepted)),
+        failed=Count("id", filter=Q(status__in=failed)),
+        **extra,
+    )
+    currencies = tuple(sorted(set(rows.exclude(currency="").values_list("currency", flat=True))))
+    finished = figures["accepted"] + figures["failed"]
+    return Usage(
+        channel=channel,
+        count=figures["count"] or 0,
+        minutes=Decimal(figures["seconds"] or 0) / Decimal(60) if channel == Channel.VOIP else None,
+        cost=figures["cost"] or Decimal("0"),
+        currencies=currencies,
+        success_rate=(figures["accepted"] * 100.0 / finished) if finished else None,
+        avg_latency_ms=figures["latency"],
+    )

@@ -1,0 +1,31 @@
+"""The tenant-facing domain: organizations, their provider integrations, messages and calls.
+
+The invariants that matter most live in the database, not only here: one primary per
+(organization, channel) is a partial unique index, and a primary must be active (a check).
+Writes go through ``integrations.services``; only ``services.switching.switch_primary`` sets
+``is_primary`` (a test walks the source to keep it so).
+"""
+
+from integrations.models.deliveries import Call, Delivery, Direction, Message
+from integrations.models.integrations import (
+    IntegrationQuerySet,
+    OrganizationIntegration,
+    generate_webhook_secret,
+)
+from integrations.models.organizations import Channel, Membership, Organization, OrgScopedQuerySet
+from integrations.models.provider_migrations import ProviderMigration
+
+__all__ = [
+    "Call",
+    "Channel",
+    "Delivery",
+    "Direction",
+    "IntegrationQuerySet",
+    "Membership",
+    "Message",
+    "OrgScopedQuerySet",
+    "Organization",
+    "OrganizationIntegration",
+    "ProviderMigration",
+    "generate_webhook_secret",
+]

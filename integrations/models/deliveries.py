@@ -1,0 +1,138 @@
+"""Messages and calls: what was sent (or received) through which integration, and how it went."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from integrations.models.integrations import OrganizationIntegration
+from integrations.models.organizations import Channel, Organization, OrgScopedQuerySet
+from providers import events
+
+
+class Direction(models.TextChoices):
+    OUTBOUND = "out", "Outbound"
+    INBOUND = "in", "Inbound"
+
+
+class Delivery(models.Model):
+    """What a message and a call share: who sent it where, through which integration, what it
+    cost, every attempt, and the lease and idempotency key that delivery relies on."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="%(class)ss")
+    direction = models.CharField(max_length=3, choices=Direction.choices, default=Direction.OUTBOUND)
+    integration = models.ForeignKey(
+        OrganizationIntegration, null=True, blank=True, on_delete=models.SET_NULL, related_name="%(class)ss"
+    )
+    # Kept beside the FK so history survives the integration's deletion.
+    provider_name = models.CharField(max_length=64, blank=True)
+    to = models.CharField(max_length=64)
+    from_number = models.CharField(max_length=64, blank=True)
+    cost = models.DecimalField(max_digits=14, decimal_places=6, null=True, blank=True)
+    currency = models.CharField(max_length=3, blank=True)
+    cost_source = models.CharField(max_length=16, blank=True, help_text="provider or catalog")
+    latency_ms = models.PositiveIntegerField(null=True, blank=True)
+    attempts = models.JSONField(default=list, blank=True)
+    retry_count = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    error_code = models.CharField(max_length=64, blank=True)
+    idempotency_key = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001 (NULL = no key; unique only among keys)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = OrgScopedQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+        ordering = ["-created_at"]
+
+
+class Message(Delivery):
+    Direction = Direction
+
+    class Status(models.TextChoices):
+        QUEUED = events.STATUS_QUEUED, "Queued"
+        SENDING = events.STATUS_SENDING, "Sending"
+        SENT = events.STATUS_SENT, "Sent"
+        DELIVERED = events.STATUS_DELIVERED, "Delivered"
+        READ = events.STATUS_READ, "Read"
+        FAILED = events.STATUS_FAILED, "Failed"
+
+    channel = models.CharField(max_length=16, choices=Channel.choices, default=Channel.WHATSAPP)
+    body = models.TextField(blank=True)
+    attachments = models.JSONField(default=list, blank=True, help_text="[{url, mime_type, caption}]")
+    reference = models.CharField(max_length=255, blank=True, help_text="Caller's link to a lead or ticket.")
+    category = models.CharField(max_length=32, blank=True, help_text="Pricing category, when templated.")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    provider_message_id = models.CharField(max_length=255, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+    failed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta(Delivery.Meta):
+        db_table = "messages"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "idempotency_key"],
+                condition=Q(idempotency_key__isnull=False),
+                name="message_unique_idempotency_key",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["organization", "channel", "-created_at"], name="message_org_channel_idx"),
+            models.Index(fields=["status", "lease_expires_at"], name="message_status_lease_idx"),
+            models.Index(fields=["integration", "provider_message_id"], name="message_provider_id_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_direction_display()} {self.channel} to {self.to} ({self.status})"
+
+
+class Call(Delivery):
+    class Status(models.TextChoices):
+        QUEUED = events.CALL_QUEUED, "Queued"
+        DIALING = events.CALL_DIALING, "Dialing"
+        INITIATED = events.CALL_INITIATED, "Initiated"
+        RINGING = events.CALL_RINGING, "Ringing"
+        ANSWERED = events.CALL_ANSWERED, "Answered"
+        COMPLETED = events.CALL_COMPLETED, "Completed"
+        BUSY = events.CALL_BUSY, "Busy"
+        NO_ANSWER = events.CALL_NO_ANSWER, "No answer"
+        FAILED = events.CALL_FAILED, "Failed"
+
+    twiml = models.TextField(blank=True, help_text="Call instructions, for providers that take them.")
+    reference = models.CharField(max_length=255, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    provider_call_id = models.CharField(max_length=255, blank=True)
+    duration_seconds = models.PositiveIntegerField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    answered_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta(Delivery.Meta):
+        db_table = "calls"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "idempotency_key"],
+                condition=Q(idempotency_key__isnull=False),
+                name="call_unique_idempotency_key",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["organization", "-created_at"], name="call_org_created_idx"),
+            models.Index(fields=["status", "lease_expires_at"], name="call_status_lease_idx"),
+            models.Index(fields=["integration", "provider_call_id"], name="call_provider_id_idx"),
+        ]
+
+    def __str__(self):
+        return f"Call to {self.to} ({self.status})"

@@ -1,0 +1,77 @@
+"""Organizations (tenants), who belongs to them, and the channels they use."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from encrypted_fields.fields import EncryptedCharField
+
+from providers.values import Channel as ProviderChannel
+
+
+class Channel(models.TextChoices):
+    WHATSAPP = ProviderChannel.WHATSAPP.value, "WhatsApp"
+    VOIP = ProviderChannel.VOIP.value, "VoIP"
+
+
+class Organization(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=80, unique=True)
+    auto_failover = models.BooleanField(
+        default=False,
+        help_text="Switch to the healthiest fallback when the primary stays down.",
+    )
+    auto_failback = models.BooleanField(
+        default=False,
+        help_text="Switch back to the original primary once it is healthy again.",
+    )
+    notification_url = models.URLField(
+        blank=True, help_text="Receives signed JSON notifications of critical events."
+    )
+    # Encrypted fields store "" as NULL, hence null=True.
+    notification_secret = EncryptedCharField(max_length=200, blank=True, null=True)  # noqa: DJ001
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "organizations"
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class Membership(models.Model):
+    class Role(models.TextChoices):
+        OWNER = "owner", "Owner"
+        ADMIN = "admin", "Admin"
+        MEMBER = "member", "Member"
+        VIEWER = "viewer", "Viewer"
+
+    ADMIN_ROLES = (Role.OWNER, Role.ADMIN)
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.MEMBER)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "memberships"
+        constraints = [
+            models.UniqueConstraint(fields=["user", "organization"], name="membership_unique_user_org"),
+        ]
+
+    def __str__(self):
+        return f"{self.user} @ {self.organization} ({self.role})"
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role in self.ADMIN_ROLES
+
+
+class OrgScopedQuerySet(models.QuerySet):
+    def for_org(self, organization):
+        return self.filter(organization=organization)
