@@ -134,8 +134,6 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = TIME_ZONE
-# Task modules beyond the autodiscovered tasks.py files.
-CELERY_IMPORTS = ["integrations.tasks_migration"]
 # Periodic jobs (celery beat): health checks with automatic failover, and the delivery sweeper
 # that re-queues rows whose worker died or whose task was lost.
 CELERY_BEAT_SCHEDULE = {

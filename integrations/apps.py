@@ -8,8 +8,4 @@ class IntegrationsConfig(AppConfig):
     def ready(self):
         # Register the Celery tasks in every process, not only in workers: web processes queue
         # them by name, and eager mode (the embedded default) runs them in-process.
-        from integrations import (  # noqa: F401
-            checks,  # noqa: F401  (registers the system checks)
-            tasks,
-            tasks_migration,
-        )
+        from integrations import checks, tasks  # noqa: F401  (registers the system checks and the tasks)

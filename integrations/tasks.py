@@ -15,9 +15,10 @@ from __future__ import annotations
 
 from celery import shared_task
 from django.conf import settings
-from django.core.cache import cache
 
-from integrations.services import dispatch, health, notifications
+from integrations.services import health, notifications
+from integrations.services.delivery import dispatch, sweeper
+from integrations.services.migration.execution import migration_execute
 
 _DELIVERY_TASK_OPTIONS = {
     "bind": True,
@@ -43,31 +44,12 @@ def deliver_call(self, call_id: str) -> str:
 
 @shared_task(name="integrations.tasks.sweep_stalled_deliveries", acks_late=True)
 def sweep_stalled_deliveries() -> dict[str, int]:
-    return dispatch.sweep_stalled()
-
-
-HEALTH_RUN_LOCK = "sb:health:run-lock"
+    return sweeper.sweep_stalled()
 
 
 @shared_task(name="integrations.tasks.run_health_checks", acks_late=True)
 def run_health_checks() -> int:
-    # One run at a time: two overlapping runs would count one outage twice towards the K
-    # consecutive failed checks that trigger a failover. The lock expires on its own if a
-    # worker dies holding it; without Redis, runs simply are not serialized.
-    interval = settings.CELERY_BEAT_SCHEDULE["health-checks"]["schedule"]
-    try:
-        acquired = cache.add(HEALTH_RUN_LOCK, "1", timeout=max(int(interval * 2), 60))
-    except Exception:
-        acquired = True
-    if not acquired:
-        return 0
-    try:
-        return len(health.run_health_checks())
-    finally:
-        try:
-            cache.delete(HEALTH_RUN_LOCK)
-        except Exception:
-            pass
+    return len(health.run_health_checks_exclusively())
 
 
 @shared_task(
@@ -86,3 +68,10 @@ def send_notification_webhook(self, organization_id: str, payload: dict) -> int:
         payload=payload,
         final_attempt=self.request.retries >= self.max_retries,
     )
+
+
+@shared_task(name="integrations.execute_provider_migration", acks_late=True)
+def execute_provider_migration(migration_id: str) -> str:
+    """Step 4 of the wizard: the service runs the steps, records progress and rolls back a
+    half-done switch."""
+    return migration_execute(migration_id=migration_id).state

@@ -6,11 +6,12 @@ Every face (Django admin, the wizard, the API) validates an integration's config
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
 
-from providers.values import normalize_phone
+from providers.values import SECRET_MASK, normalize_phone
 
 
 @dataclass(frozen=True)
@@ -53,3 +54,43 @@ def check_kind(config_field: ConfigField, value: Any) -> str | None:
     elif config_field.kind == "choice" and str(value) not in config_field.choices:
         return f"{config_field.label} must be one of: {', '.join(config_field.choices)}."
     return None
+
+
+def describe(config_field: ConfigField) -> dict[str, Any]:
+    """The field as JSON for API clients; a secret field never shows a default."""
+    return {
+        "name": config_field.name,
+        "label": config_field.label,
+        "secret": config_field.secret,
+        "required": config_field.required,
+        "kind": config_field.kind,
+        "help_text": config_field.help_text,
+        "choices": list(config_field.choices),
+        "default": None if config_field.secret else config_field.default,
+    }
+
+
+def is_masked_hint(value: Any) -> bool:
+    """A masked hint (``••••8901``) sent back unchanged: the client means "keep the stored value"."""
+    return isinstance(value, str) and value.startswith(SECRET_MASK)
+
+
+def split_settings(
+    fields: Iterable[ConfigField], data: Mapping[str, Any] | None
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """One flat settings dict → (config, credentials), by the fields' secret flags.
+
+    A secret left blank, or sent back as its masked hint, is dropped: it keeps the stored value.
+    Keys that are not secret fields go to ``config``, where validation judges them.
+    """
+    secret_names = {f.name for f in fields if f.secret}
+    config: dict[str, Any] = {}
+    credentials: dict[str, Any] = {}
+    for key, value in (data or {}).items():
+        if key in secret_names:
+            if value in (None, "") or is_masked_hint(value):
+                continue
+            credentials[key] = value
+        else:
+            config[key] = value
+    return config, credentials

@@ -223,6 +223,27 @@ class PriceModel:
             "notes": self.notes,
         }
 
+    def label(self) -> str:
+        """A short price for a provider card: "$0.005/message", "$0.0289–0.0618/message",
+        "$0.013/min (per-minute billing)", "Free", with "+ $10.00/month" when there is a fee.
+        Every screen that shows a price shows this one."""
+        unit = "min" if self.unit == UNIT_MINUTE else "message"
+        base_prices = [t.unit_price for t in self.tiers] if self.tiers else [self.unit_price]
+        prices = sorted({*base_prices, *self.category_prices.values()})
+        positive = [p for p in prices if p > 0]
+        if not positive:
+            text = "Free"
+        elif len(prices) == 1 or (len(positive) == 1 and not self.category_prices):
+            text = f"${display_unit_price(positive[0])}/{unit}"
+        else:
+            text = f"${display_unit_price(prices[0])}–{display_unit_price(prices[-1])}/{unit}"
+        if self.unit == UNIT_MINUTE and positive:
+            increment = self.billing_increment_seconds
+            text += " (per-minute billing)" if increment == 60 else f" ({increment}-second billing)"
+        if self.monthly_fee > 0:
+            text += f" + ${display_money(self.monthly_fee)}/month"
+        return text
+
     def breakpoints(self, *, base_share: Decimal = ONE, factor: Decimal = ONE) -> list[Decimal]:
         """Volumes at which this model's marginal price changes (tier caps), for a volume of
         which ``base_share`` is billed at the base rate."""
@@ -368,73 +389,3 @@ def display_unit_price(amount: Decimal) -> str:
     text = format(amount.normalize(), "f")
     whole, _, frac = text.partition(".")
     return f"{whole}.{frac.ljust(2, '0')}"
-
-
-# Catalog defaults, from the providers' public price lists (PROVIDER_CONTRACTS.md). Every
-# figure can be overridden per integration (config["pricing"]); entries marked unverified in
-# the contracts are exactly the ones an organization should check against its invoice.
-CATALOG: dict[str, PriceModel] = {
-    "meta_cloud": PriceModel(
-        unit=UNIT_MESSAGE,
-        unit_price=ZERO,  # service (non-template) messages are free
-        category_prices={
-            "marketing": Decimal("0.0618"),
-            "utility": Decimal("0.0289"),
-            "authentication": Decimal("0.0289"),
-            "service": ZERO,
-        },
-        default_category="service",
-        notes="Per delivered template message by category; sample rates for Argentina (USD).",
-        channel="whatsapp",
-    ),
-    "twilio_whatsapp": PriceModel(
-        unit=UNIT_MESSAGE,
-        unit_price=Decimal("0.005"),
-        # Twilio's own fee on every message, plus Meta's template fee passed through.
-        category_prices={
-            "marketing": Decimal("0.0668"),
-            "utility": Decimal("0.0339"),
-            "authentication": Decimal("0.0339"),
-            "service": Decimal("0.005"),
-        },
-        notes="Twilio fee USD 0.005 per message plus Meta's template fee passed through.",
-        channel="whatsapp",
-    ),
-    "whatsapp_web": PriceModel(
-        unit=UNIT_MESSAGE,
-        unit_price=ZERO,
-        notes="No per-message fee; the risk is the number being banned.",
-        channel="whatsapp",
-    ),
-    "twilio_voice": PriceModel(
-        unit=UNIT_MINUTE,
-        unit_price=Decimal("0.013"),
-        billing_increment_seconds=60,
-        notes="US outbound, per started minute (example figure, may be stale).",
-        channel="voip",
-    ),
-    "telnyx": PriceModel(
-        unit=UNIT_MINUTE,
-        unit_price=Decimal("0.01"),
-        billing_increment_seconds=6,
-        notes="Flat-rate outbound, 6-second increments (unverified for Call Control).",
-        channel="voip",
-    ),
-    "sandbox_whatsapp": PriceModel(
-        unit=UNIT_MESSAGE, unit_price=Decimal("0.005"), channel="whatsapp", listed=False,
-        notes="Sandbox: a nominal price so analytics have something to show.",
-    ),
-    "sandbox_voip": PriceModel(
-        unit=UNIT_MINUTE, unit_price=Decimal("0.01"), billing_increment_seconds=6, channel="voip",
-        listed=False, notes="Sandbox: a nominal per-minute price.",
-    ),
-}
-
-
-def catalog_for_channel(channel: str, *, listed_only: bool = True) -> dict[str, PriceModel]:
-    """Catalog entries that price ``channel``, by provider name."""
-    return {
-        name: model
-        for name, model in CATALOG.items()
-        if model.channel == channel and (model.listed or not listed_only)
-    }

@@ -20,6 +20,7 @@ from django_redis import get_redis_connection
 
 from integrations.benchmarking.stats import Measurement, interleaved, time_calls
 from integrations.models import Organization, OrganizationIntegration
+from integrations.selectors.integrations import route_ids
 from integrations.services import routing
 from integrations.services.integrations import integration_create
 from integrations.services.switching import switch_primary
@@ -68,7 +69,7 @@ def route_resolution(*, repetitions: int) -> list[Measurement]:
 
         functions = {
             "resolve (cached)": lambda: routing.resolve(organization_id=org_id, channel=channel),
-            "resolve (uncached: PostgreSQL)": lambda: routing._route_from_db(org_id, channel),
+            "resolve (uncached: PostgreSQL)": lambda: route_ids(org_id, channel),
             "raw indexed SQL select": raw_sql,
         }
         if redis is not None:
@@ -190,7 +191,7 @@ def abstraction_overhead(*, repetitions: int) -> list[Measurement]:
     """A zero-latency sandbox send, directly vs through the delivery service (claim, route at
     send time, send, record), on pre-created queued rows."""
     from integrations.models import Message
-    from integrations.services import dispatch
+    from integrations.services.delivery import dispatch
     from providers import sandbox
     from providers.values import OutboundMessage
 
@@ -254,7 +255,7 @@ def end_to_end(*, messages: int, log_dir, switch_every: float = 1.0, timeout: fl
 
     from integrations.benchmarking.processes import ManagedProcess
     from integrations.models import Message
-    from integrations.services.delivery import send_message
+    from integrations.services.delivery.intake import send_message
     from providers import sandbox
 
     section = "4. end-to-end delivery"

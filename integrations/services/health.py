@@ -33,9 +33,12 @@ from django.utils import timezone
 
 from audit import services as audit
 from audit.models import AuditEvent
+from integrations.errors import SwitchRefused
 from integrations.models import Organization, OrganizationIntegration
-from integrations.services.errors import SwitchRefused
+from integrations.services import notifications
+from integrations.services.delivery import breaker
 from integrations.services.routing import invalidate_route
+from integrations.services.switching import promote_if_first_active, switch_primary
 from providers.values import HealthStatus, ProviderHealth
 
 logger = logging.getLogger(__name__)
@@ -78,11 +81,7 @@ def integration_test_connection(*, integration: OrganizationIntegration, actor: 
                 after={"health_status": current.health_status, "status": current.status, "detail": current.health_detail},
             )
         if activated:
-            from integrations.services.integrations import _promote_if_first_active
-            from integrations.services.switching import lock_channel_rows
-
-            rows = lock_channel_rows(organization=current.organization, channel=current.channel)
-            _promote_if_first_active(current, rows)
+            promote_if_first_active(integration=current, actor=actor)
             organization_id, channel = current.organization_id, current.channel
             transaction.on_commit(lambda: invalidate_route(organization_id=organization_id, channel=channel))
     integration.refresh_from_db()
@@ -134,10 +133,35 @@ def _update_streak(integration: OrganizationIntegration, *, down: bool) -> int:
         return 0
 
 
+HEALTH_RUN_LOCK = "sb:health:run-lock"
+
+
+def run_health_checks_exclusively() -> list[HealthCheckRow]:
+    """``run_health_checks`` unless another run holds the lock (then nothing).
+
+    Two overlapping runs would count one outage twice towards the K consecutive failed checks
+    that trigger a failover. The lock expires on its own if a worker dies holding it; without
+    Redis, runs simply are not serialized.
+    """
+    interval = settings.CELERY_BEAT_SCHEDULE["health-checks"]["schedule"]
+    try:
+        acquired = cache.add(HEALTH_RUN_LOCK, "1", timeout=max(int(interval * 2), 60))
+    except Exception:
+        acquired = True
+    if not acquired:
+        return []
+    try:
+        return run_health_checks()
+    finally:
+        try:
+            cache.delete(HEALTH_RUN_LOCK)
+        except Exception:
+            logger.warning("Could not release the health-check run lock; it expires on its own.")
+
+
 def run_health_checks(*, organization: Organization | None = None, actor: Any = HEALTH_ACTOR) -> list[HealthCheckRow]:
     """Test every active integration (of one organization, or of all), then fail over or back
     where the organization asked for it. Returns one row per integration checked."""
-    from integrations.services import breaker, notifications
 
     organizations = [organization] if organization is not None else list(Organization.objects.all())
     rows: list[HealthCheckRow] = []
@@ -201,8 +225,6 @@ def evaluate_failover(*, organization: Organization, channel: str, now: datetime
 
     Returns what was done, for display: "" (nothing), or a sentence naming the switch.
     """
-    from integrations.services import notifications
-    from integrations.services.switching import switch_primary
 
     if not organization.auto_failover:
         return ""

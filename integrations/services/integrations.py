@@ -9,10 +9,15 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from audit import services as audit
+from integrations.errors import OperationRefused
 from integrations.models import Organization, OrganizationIntegration
-from integrations.services.errors import OperationRefused
 from integrations.services.routing import invalidate_route
-from integrations.services.switching import lock_channel_rows, refusal_reason, switch_primary
+from integrations.services.switching import (
+    lock_channel_rows,
+    promote_if_first_active,
+    refusal_reason,
+    switch_primary,
+)
 from providers.registry import UnknownProvider, get_provider_class
 
 Status = OrganizationIntegration.Status
@@ -39,15 +44,6 @@ def _split_secrets(provider_class, credentials: Mapping[str, Any] | None) -> dic
 def _after_commit_invalidate(integration: OrganizationIntegration) -> None:
     organization_id, channel = integration.organization_id, integration.channel
     transaction.on_commit(lambda: invalidate_route(organization_id=organization_id, channel=channel))
-
-
-def _promote_if_first_active(integration: OrganizationIntegration, rows: Sequence[OrganizationIntegration]) -> None:
-    """The first active integration of a channel becomes its primary."""
-    if integration.status != Status.ACTIVE or integration.is_primary:
-        return
-    if not any(row.is_primary for row in rows if row.pk != integration.pk):
-        OrganizationIntegration.objects.filter(pk=integration.pk).update(is_primary=True)
-        integration.is_primary = True
 
 
 def integration_create(
@@ -92,7 +88,7 @@ def integration_create(
             created_by=actor if getattr(actor, "pk", None) else None,
         )
         integration.save()
-        _promote_if_first_active(integration, rows)
+        promote_if_first_active(integration=integration, actor=actor)
         audit.record(
             action="integration.created",
             actor=actor,
@@ -157,7 +153,7 @@ def integration_update(
             current.save()
         except IntegrityError as exc:  # the database's own guard (a primary must stay active)
             raise OperationRefused(f"The change breaks an integrity rule: {exc.__class__.__name__}.") from None
-        _promote_if_first_active(current, rows)
+        promote_if_first_active(integration=current, actor=actor)
         after = current.snapshot()
         credentials_changed = credentials is not None and any(v not in (None, "") for v in credentials.values())
         if before != after or credentials_changed:

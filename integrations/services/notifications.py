@@ -32,7 +32,6 @@ import uuid
 from typing import Any
 
 import requests
-from celery import current_app
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
@@ -40,6 +39,7 @@ from django.utils import timezone
 
 from audit import services as audit
 from integrations.models import Membership, Organization
+from integrations.services.queue import enqueue_on_commit
 
 logger = logging.getLogger(__name__)
 
@@ -92,14 +92,7 @@ def notify(*, organization: Organization, event: str, summary: str, data: dict[s
             lambda: _send_email(organization=organization, payload=payload, recipients=recipients)
         )
     if organization.notification_url:
-        def publish() -> None:
-            try:
-                # The registered task, so eager Celery (the embedded default) runs it in-process.
-                current_app.tasks[WEBHOOK_TASK].apply_async(args=[str(organization.pk), payload])
-            except Exception as exc:
-                logger.error("Celery broker unreachable (%s): notification %s not queued.", type(exc).__name__, notification_id)
-
-        transaction.on_commit(publish)
+        enqueue_on_commit(WEBHOOK_TASK, str(organization.pk), payload)
     return notification_id
 
 

@@ -3,30 +3,12 @@
 from __future__ import annotations
 
 from typing import Any
-from uuid import UUID
 
 from audit import services as audit
 from audit.models import AuditEvent
+from integrations.errors import OperationRefused
 from integrations.models import OrganizationIntegration
-from integrations.selectors import administered_organizations
-from integrations.services.errors import NotFound, OperationRefused
 from providers.errors import ProviderError
-
-
-def pairing_integration_for_admin(*, user: Any, integration_id: UUID | str) -> OrganizationIntegration:
-    """The integration, if ``user`` administers its organization (superuser, owner or admin).
-
-    An integration the user may not administer is reported as missing, not forbidden: its
-    existence is none of their business.
-    """
-    integration = (
-        OrganizationIntegration.objects.filter(organization__in=administered_organizations(user), pk=integration_id)
-        .select_related("organization")
-        .first()
-    )
-    if integration is None:
-        raise NotFound("No such integration.")
-    return integration
 
 
 def integration_pairing_state(*, integration: OrganizationIntegration) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from django.conf import settings
 from django.core.cache import cache
 
 from integrations.models import OrganizationIntegration
+from integrations.selectors.integrations import route_ids
 
 logger = logging.getLogger(__name__)
 
@@ -61,18 +62,6 @@ def _warn_cache_down(operation: str, exc: Exception) -> None:
         )
 
 
-def _route_from_db(organization_id, channel: str) -> tuple[UUID, ...]:
-    """Primary first, then active fallbacks by priority. A route only ever holds active rows;
-    the primary is active by a database check."""
-    return tuple(
-        OrganizationIntegration.objects.filter(
-            organization_id=organization_id, channel=channel, status=OrganizationIntegration.Status.ACTIVE
-        )
-        .in_route_order()
-        .values_list("id", flat=True)
-    )
-
-
 def resolve(*, organization_id, channel: str) -> Route:
     """The ordered integration ids for this organization and channel."""
     rkey, vkey = route_key(organization_id, channel), version_key(organization_id, channel)
@@ -80,7 +69,7 @@ def resolve(*, organization_id, channel: str) -> Route:
         cached = cache.get_many([rkey, vkey])
     except Exception as exc:  # any cache failure: serve from PostgreSQL
         _warn_cache_down("read", exc)
-        return Route(_route_from_db(organization_id, channel), version=None, from_cache=False)
+        return Route(route_ids(organization_id, channel), version=None, from_cache=False)
 
     version = cached.get(vkey)
     entry = cached.get(rkey)
@@ -92,12 +81,12 @@ def resolve(*, organization_id, channel: str) -> Route:
             # add() keeps a version another worker set meanwhile; read back whichever won.
             cache.add(vkey, uuid.uuid4().hex, timeout=None)
             version = cache.get(vkey)
-        ids = _route_from_db(organization_id, channel)
+        ids = route_ids(organization_id, channel)
         if version is not None:
             cache.set(rkey, {"version": version, "ids": [str(i) for i in ids]}, timeout=settings.ROUTE_CACHE_TTL)
     except Exception as exc:
         _warn_cache_down("write", exc)
-        ids = _route_from_db(organization_id, channel)
+        ids = route_ids(organization_id, channel)
         return Route(ids, version=None, from_cache=False)
     return Route(ids, version=version, from_cache=False)
 

@@ -1,7 +1,9 @@
 """Switching the primary integration of an (organization, channel).
 
-This is the only code that sets ``is_primary`` on an existing integration. Everyone calls it:
-admin, API, management command, automatic failover, the migration wizard.
+This is the only code that writes ``is_primary`` (``tests/integrations/test_house_rules.py`` walks
+the source to keep it so). Everyone calls it: admin, API, management commands, automatic
+failover, the migration wizard, and the rule that the first active integration of a channel
+becomes its primary (``promote_if_first_active``).
 """
 
 from __future__ import annotations
@@ -16,8 +18,8 @@ from django.utils import timezone
 
 from audit import services as audit
 from audit.models import AuditEvent
+from integrations.errors import SwitchRefused
 from integrations.models import Organization, OrganizationIntegration
-from integrations.services.errors import SwitchRefused
 from integrations.services.routing import invalidate_route
 
 
@@ -54,17 +56,7 @@ def _target_id(target: Any) -> UUID:
 
 def refusal_reason(integration: OrganizationIntegration, *, now: datetime | None = None) -> str | None:
     """Why this integration cannot become primary, or None when it can."""
-    if integration.status != OrganizationIntegration.Status.ACTIVE:
-        return (
-            f"'{integration.display_name}' is {integration.get_status_display().lower()}; only an "
-            "active integration can be primary. Test its connection and activate it first."
-        )
-    if integration.breaker_is_open(now):
-        return (
-            f"'{integration.display_name}' is failing (circuit breaker open until "
-            f"{integration.breaker_open_until:%H:%M:%S} UTC); wait for it to recover."
-        )
-    return None
+    return integration.primary_refusal(now)
 
 
 def switch_primary(
@@ -122,3 +114,35 @@ def switch_primary(
         )
         transaction.on_commit(lambda: invalidate_route(organization_id=organization.pk, channel=channel))
     return SwitchResult(previous=previous, current=new, switched=True, switched_at=now, audit_event=event)
+
+
+FIRST_ACTIVE_REASON = "The first active integration of the channel becomes its primary."
+# Audited apart from an admin's switch, as automatic failover is (``provider.failover``).
+PROMOTED_ACTION = "provider.promoted"
+
+
+def promote_if_first_active(*, integration: OrganizationIntegration, actor: Any) -> SwitchResult | None:
+    """Make ``integration`` the primary when it is active and its channel has no primary yet.
+
+    Call it inside the transaction that activated the integration. It is an ordinary switch
+    (locked, audited as ``provider.promoted``); an integration that cannot be primary (its
+    breaker is open) is simply left a fallback.
+    """
+    if integration.status != OrganizationIntegration.Status.ACTIVE or integration.is_primary:
+        return None
+    rows = lock_channel_rows(organization=integration.organization, channel=integration.channel)
+    if any(row.is_primary for row in rows):
+        return None
+    try:
+        result = switch_primary(
+            organization=integration.organization,
+            channel=integration.channel,
+            target=integration.pk,
+            actor=actor,
+            reason=FIRST_ACTIVE_REASON,
+            action=PROMOTED_ACTION,
+        )
+    except SwitchRefused:
+        return None
+    integration.is_primary = True
+    return result

@@ -23,8 +23,8 @@ from django.utils import timezone
 
 from audit import services as audit
 from audit.models import AuditEvent
+from integrations.errors import NotFound
 from integrations.models import Call, Message, OrganizationIntegration
-from integrations.services.errors import NotFound
 from providers import events
 from providers.errors import ProviderError, WebhookSignatureError
 from providers.registry import UnknownProvider

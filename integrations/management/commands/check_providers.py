@@ -1,8 +1,8 @@
-from celery import current_app
 from django.core.management.base import BaseCommand, CommandError
 
-from integrations.selectors import organization_get
-from integrations.services.errors import ServiceError
+from integrations.errors import ServiceError
+from integrations.selectors.organizations import organization_get
+from integrations.selectors.readiness import celery_broker_state
 from integrations.services.health import run_health_checks
 
 
@@ -44,16 +44,13 @@ class Command(BaseCommand):
 
     def _report_broker(self) -> None:
         """Delivery needs the Celery broker: say plainly when it cannot be reached."""
-        if current_app.conf.task_always_eager:
+        state = celery_broker_state()
+        if state == "eager":
             self.stdout.write("Celery: eager mode (no broker; tasks run in-process).")
-            return
-        try:
-            with current_app.connection_for_write() as connection:
-                connection.ensure_connection(max_retries=1, timeout=2)
-        except Exception as exc:
+        elif state == "reachable":
+            self.stdout.write("Celery broker: reachable.")
+        else:
             self.stderr.write(
-                f"Celery broker UNREACHABLE ({type(exc).__name__}): messages stay queued and no "
-                "health check or retry runs until it is back."
+                f"Celery broker UNREACHABLE ({state.removeprefix('unreachable ').strip('()')}): messages stay "
+                "queued and no health check or retry runs until it is back."
             )
-            return
-        self.stdout.write("Celery broker: reachable.")

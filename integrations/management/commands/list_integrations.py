@@ -2,9 +2,10 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
+from integrations.errors import ServiceError
 from integrations.models import Channel
-from integrations.selectors import integration_list, masked_credentials, organization_get
-from integrations.services.errors import ServiceError
+from integrations.selectors.integrations import integration_list, masked_credentials
+from integrations.selectors.organizations import organization_get
 
 
 class Command(BaseCommand):

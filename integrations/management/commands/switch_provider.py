@@ -1,8 +1,9 @@
 from django.core.management.base import BaseCommand, CommandError
 
+from integrations.errors import ServiceError
 from integrations.models import Channel
-from integrations.selectors import integration_get, organization_get, primary_integration
-from integrations.services.errors import ServiceError
+from integrations.selectors.integrations import integration_get, primary_integration
+from integrations.selectors.organizations import organization_get
 from integrations.services.switching import refusal_reason, switch_primary
 
 

@@ -47,8 +47,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from decimal import Decimal
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
@@ -56,8 +55,25 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from integrations.models import Call, Channel, Message, OrganizationIntegration
-from integrations.services import breaker, notifications
+from integrations.models import Channel, OrganizationIntegration
+from integrations.services.delivery import breaker
+from integrations.services.delivery.records import (
+    CALL,
+    MESSAGE,
+    OUTCOME_NO_ROUTE,
+    OUTCOME_RECONCILED,
+    OUTCOME_REJECTED,
+    OUTCOME_SENT,
+    OUTCOME_SKIPPED,
+    OUTCOME_UNAVAILABLE,
+    Kind,
+    attempt_entry,
+    elapsed_ms,
+    lease_duration,
+    record_deferred,
+    record_failed,
+    record_sent,
+)
 from integrations.services.routing import route_integrations
 from providers.errors import (
     ProviderConfigurationError,
@@ -68,14 +84,6 @@ from providers.errors import (
 from providers.values import Attachment, OutboundCall, OutboundMessage
 
 logger = logging.getLogger(__name__)
-
-# Attempt outcomes recorded on Message.attempts / Call.attempts.
-OUTCOME_SENT = "sent"  # the provider accepted it
-OUTCOME_RECONCILED = "reconciled"  # found already sent by a worker that died before recording it
-OUTCOME_UNAVAILABLE = "unavailable"  # retryable failure: outage, timeout, rate limit
-OUTCOME_REJECTED = "rejected"  # the provider refused; see the fail-over rule above
-OUTCOME_SKIPPED = "skipped_breaker"  # not tried: its circuit breaker is open
-OUTCOME_NO_ROUTE = "no_route"  # the channel has no active integration
 
 DELIVERED = "sent"
 DEFERRED = "deferred"
@@ -95,34 +103,10 @@ class DeliveryOutcome:
     detail: str = ""
 
 
-@dataclass(frozen=True)
-class _Kind:
-    """What differs between delivering a message and placing a call."""
-
-    model: type[Message] | type[Call]
-    queued: str
-    sending: str
-    sent: str
-    failed: str
-    provider_id_field: str
-    sent_at_field: str
-    failure_event: str
-
-
-MESSAGE = _Kind(Message, Message.Status.QUEUED, Message.Status.SENDING, Message.Status.SENT,
-                Message.Status.FAILED, "provider_message_id", "sent_at", notifications.MESSAGE_FAILED)
-CALL = _Kind(Call, Call.Status.QUEUED, Call.Status.DIALING, Call.Status.INITIATED,
-             Call.Status.FAILED, "provider_call_id", "started_at", notifications.CALL_FAILED)
-
-
-def lease_duration() -> timedelta:
-    return timedelta(seconds=settings.DELIVERY_LEASE_SECONDS)
-
-
 # --------------------------------------------------------------------------- claiming
 
 
-def _claim(kind: _Kind, object_id: Any, now: datetime) -> tuple[Any, bool]:
+def _claim(kind: Kind, object_id: Any, now: datetime) -> tuple[Any, bool]:
     """Take the row for this worker. Returns (row or None, in_doubt)."""
     with transaction.atomic():
         row = (
@@ -144,7 +128,7 @@ def _claim(kind: _Kind, object_id: Any, now: datetime) -> tuple[Any, bool]:
 # --------------------------------------------------------------------------- provider calls
 
 
-def _outbound(kind: _Kind, row: Any) -> OutboundMessage | OutboundCall:
+def _outbound(kind: Kind, row: Any) -> OutboundMessage | OutboundCall:
     if kind is MESSAGE:
         return OutboundMessage(
             to=row.to,
@@ -161,7 +145,7 @@ def _outbound(kind: _Kind, row: Any) -> OutboundMessage | OutboundCall:
     )
 
 
-def _send(kind: _Kind, integration: OrganizationIntegration, outbound: Any):
+def _send(kind: Kind, integration: OrganizationIntegration, outbound: Any):
     adapter = integration.adapter()
     if kind is MESSAGE:
         result = adapter.send_message(outbound)
@@ -170,120 +154,10 @@ def _send(kind: _Kind, integration: OrganizationIntegration, outbound: Any):
     return result.provider_call_id, result
 
 
-def _cost(kind: _Kind, integration: OrganizationIntegration, row: Any, result: Any) -> tuple[Decimal | None, str, str]:
-    """(cost, currency, cost_source). A call's cost is known only once it ends (webhook)."""
-    if result is not None and result.cost is not None:
-        return result.cost, (result.currency or "").upper()[:3], "provider"
-    if kind is CALL:
-        return None, "", ""
-    prices = integration.provider_class().pricing.with_overrides(integration.config)
-    return prices.message_cost(category=row.category or None), prices.currency, "catalog"
-
-
-def _attempt(integration: OrganizationIntegration | None, outcome: str, *, round_number: int,
-             started: datetime, latency_ms: int | None = None, error: ProviderError | str | None = None,
-             routed_at: datetime | None = None) -> dict:
-    entry = {
-        "at": started.isoformat(),
-        # When this round resolved its route: a switch committed before it is what it used.
-        "routed_at": routed_at.isoformat() if routed_at else None,
-        "round": round_number,
-        "integration": str(integration.pk) if integration else None,
-        "provider": integration.provider_name if integration else "",
-        "outcome": outcome,
-        "latency_ms": latency_ms,
-    }
-    if isinstance(error, ProviderError):
-        entry["error_code"] = error.code or type(error).__name__
-        entry["error"] = str(error.message)[:500]
-    elif error:
-        entry["error"] = str(error)[:500]
-    return entry
-
-
-def _elapsed_ms(started: datetime) -> int:
-    return max(int((timezone.now() - started).total_seconds() * 1000), 0)
-
-
-# --------------------------------------------------------------------------- recording
-
-
-def _record_sent(kind: _Kind, row: Any, *, integration, provider_id: str, result, attempts, claimed_lease) -> bool:
-    cost, currency, cost_source = _cost(kind, integration, row, result)
-    now = timezone.now()
-    fields = {
-        "status": kind.sent,
-        "integration": integration,
-        "provider_name": integration.provider_name,
-        kind.provider_id_field: provider_id[:255],
-        "cost": cost,
-        "currency": currency,
-        "cost_source": cost_source,
-        "latency_ms": result.latency_ms if result is not None else None,
-        "attempts": attempts,
-        "error": "",
-        "error_code": "",
-        "lease_expires_at": None,
-        kind.sent_at_field: now,
-        "updated_at": now,
-    }
-    # Our lease is the claim token: if it expired and another worker took the row, we do not
-    # overwrite what that worker records.
-    updated = kind.model.objects.filter(pk=row.pk, status=kind.sending, lease_expires_at=claimed_lease).update(**fields)
-    if not updated:
-        logger.error(
-            "Lease on %s %s was lost while sending through %s (provider id %s); the row was not updated.",
-            kind.model.__name__, row.pk, integration.provider_name, provider_id,
-        )
-    return bool(updated)
-
-
-def _record_failed(kind: _Kind, row: Any, *, attempts, reason: str, code: str, claimed_lease, notify: bool = True) -> None:
-    """Mark the row failed. ``notify`` is False for a refusal of the message's own content (an
-    invalid recipient is the caller's error, not an incident to page the organization about)."""
-    now = timezone.now()
-    fields = {
-        "status": kind.failed,
-        "attempts": attempts,
-        "error": reason[:2000],
-        "error_code": code[:64],
-        "lease_expires_at": None,
-        "updated_at": now,
-    }
-    if kind is MESSAGE:
-        fields["failed_at"] = now
-    else:
-        fields["ended_at"] = now
-    with transaction.atomic():
-        updated = kind.model.objects.filter(pk=row.pk, status=kind.sending, lease_expires_at=claimed_lease).update(**fields)
-        if updated and notify:
-            notifications.notify(
-                organization=row.organization,
-                event=kind.failure_event,
-                summary=f"{kind.model.__name__} to {row.to} failed: {reason[:150]}",
-                data={"id": str(row.pk), "reference": row.reference, "error_code": code, "attempts": len(attempts)},
-            )
-
-
-def _record_deferred(kind: _Kind, row: Any, *, attempts, reason: str, code: str, retry_count: int, claimed_lease) -> None:
-    now = timezone.now()
-    # Re-queue horizon for the sweeper: past the longest backoff, plus a lease of slack.
-    horizon = now + timedelta(seconds=settings.DELIVERY_RETRY_BACKOFF_MAX) + lease_duration()
-    kind.model.objects.filter(pk=row.pk, status=kind.sending, lease_expires_at=claimed_lease).update(
-        status=kind.queued,
-        attempts=attempts,
-        retry_count=retry_count,
-        error=reason[:2000],
-        error_code=code[:64],
-        lease_expires_at=horizon,
-        updated_at=now,
-    )
-
-
 # --------------------------------------------------------------------------- the delivery
 
 
-def _reconcile(kind: _Kind, row: Any, *, attempts, round_number, claimed_lease) -> DeliveryOutcome | None:
+def _reconcile(kind: Kind, row: Any, *, attempts, round_number, claimed_lease) -> DeliveryOutcome | None:
     """A row whose previous worker died mid-send: did a provider already take it?"""
     candidates = OrganizationIntegration.objects.for_org(row.organization).filter(
         channel=Channel.VOIP if kind is CALL else row.channel
@@ -296,14 +170,14 @@ def _reconcile(kind: _Kind, row: Any, *, attempts, round_number, claimed_lease) 
             logger.warning("Could not ask %s whether %s was sent: %s", integration.provider_name, row.pk, exc)
             continue
         if provider_id:
-            attempts.append(_attempt(integration, OUTCOME_RECONCILED, round_number=round_number, started=started))
-            _record_sent(kind, row, integration=integration, provider_id=provider_id, result=None,
+            attempts.append(attempt_entry(integration, OUTCOME_RECONCILED, round_number=round_number, started=started))
+            record_sent(kind, row, integration=integration, provider_id=provider_id, result=None,
                          attempts=attempts, claimed_lease=claimed_lease)
             return DeliveryOutcome(DELIVERED, str(row.pk), str(integration.pk), "reconciled")
     return None
 
 
-def _deliver(kind: _Kind, object_id: Any) -> DeliveryOutcome:
+def _deliver(kind: Kind, object_id: Any) -> DeliveryOutcome:
     now = timezone.now()
     row, in_doubt = _claim(kind, object_id, now)
     if row is None:
@@ -326,7 +200,7 @@ def _deliver(kind: _Kind, object_id: Any) -> DeliveryOutcome:
     last_code = ""
 
     if not route:
-        attempts.append(_attempt(None, OUTCOME_NO_ROUTE, routed_at=routed_at, round_number=round_number, started=now,
+        attempts.append(attempt_entry(None, OUTCOME_NO_ROUTE, routed_at=routed_at, round_number=round_number, started=now,
                                  error=f"No active {channel} integration."))
         retryable_reasons.append(f"no active {channel} integration")
         last_code = OUTCOME_NO_ROUTE
@@ -334,26 +208,26 @@ def _deliver(kind: _Kind, object_id: Any) -> DeliveryOutcome:
     for integration in route:
         started = timezone.now()
         if not breaker.breaker_allows(integration=integration, now=started):
-            attempts.append(_attempt(integration, OUTCOME_SKIPPED, routed_at=routed_at, round_number=round_number, started=started))
+            attempts.append(attempt_entry(integration, OUTCOME_SKIPPED, routed_at=routed_at, round_number=round_number, started=started))
             retryable_reasons.append(f"{integration.display_name}: circuit breaker open")
             last_code = last_code or OUTCOME_SKIPPED
             continue
         try:
             provider_id, result = _send(kind, integration, outbound)
         except ProviderUnavailable as exc:
-            attempts.append(_attempt(integration, OUTCOME_UNAVAILABLE, routed_at=routed_at, round_number=round_number, started=started,
-                                     latency_ms=_elapsed_ms(started), error=exc))
+            attempts.append(attempt_entry(integration, OUTCOME_UNAVAILABLE, routed_at=routed_at, round_number=round_number, started=started,
+                                     latency_ms=elapsed_ms(started), error=exc))
             retryable_reasons.append(f"{integration.display_name}: {exc}")
             last_code = exc.code or "unavailable"
             breaker.record_failure(integration=integration, detail=str(exc))
             continue
         except (ProviderRejected, ProviderConfigurationError) as exc:
             fail_over = getattr(exc, "fail_over", True)
-            attempts.append(_attempt(integration, OUTCOME_REJECTED, routed_at=routed_at, round_number=round_number, started=started,
-                                     latency_ms=_elapsed_ms(started), error=exc))
+            attempts.append(attempt_entry(integration, OUTCOME_REJECTED, routed_at=routed_at, round_number=round_number, started=started,
+                                     latency_ms=elapsed_ms(started), error=exc))
             last_code = exc.code or "rejected"
             if not fail_over:
-                _record_failed(kind, row, attempts=attempts, reason=f"{integration.display_name}: {exc}",
+                record_failed(kind, row, attempts=attempts, reason=f"{integration.display_name}: {exc}",
                                code=last_code, claimed_lease=claimed_lease, notify=False)
                 return DeliveryOutcome(FAILED, str(row.pk), str(integration.pk), str(exc))
             final_reasons.append(f"{integration.display_name}: {exc}")
@@ -362,36 +236,36 @@ def _deliver(kind: _Kind, object_id: Any) -> DeliveryOutcome:
             # An adapter raising the root class has not said whether retrying helps; its
             # ``retryable`` flag decides, and either way another provider may succeed.
             outcome = OUTCOME_UNAVAILABLE if exc.retryable else OUTCOME_REJECTED
-            attempts.append(_attempt(integration, outcome, routed_at=routed_at, round_number=round_number, started=started,
-                                     latency_ms=_elapsed_ms(started), error=exc))
+            attempts.append(attempt_entry(integration, outcome, routed_at=routed_at, round_number=round_number, started=started,
+                                     latency_ms=elapsed_ms(started), error=exc))
             (retryable_reasons if exc.retryable else final_reasons).append(f"{integration.display_name}: {exc}")
             last_code = exc.code or type(exc).__name__
             continue
         except Exception as exc:
             # A bug in an adapter is that provider's outage, not a reason to lose the message.
             logger.exception("Adapter %s raised unexpectedly", integration.provider_name)
-            attempts.append(_attempt(integration, OUTCOME_UNAVAILABLE, routed_at=routed_at, round_number=round_number, started=started,
-                                     latency_ms=_elapsed_ms(started), error=f"internal error ({type(exc).__name__})"))
+            attempts.append(attempt_entry(integration, OUTCOME_UNAVAILABLE, routed_at=routed_at, round_number=round_number, started=started,
+                                     latency_ms=elapsed_ms(started), error=f"internal error ({type(exc).__name__})"))
             retryable_reasons.append(f"{integration.display_name}: internal error ({type(exc).__name__})")
             last_code = "adapter_error"
             breaker.record_failure(integration=integration, detail=type(exc).__name__)
             continue
 
-        attempts.append(_attempt(integration, OUTCOME_SENT, routed_at=routed_at, round_number=round_number, started=started,
+        attempts.append(attempt_entry(integration, OUTCOME_SENT, routed_at=routed_at, round_number=round_number, started=started,
                                  latency_ms=result.latency_ms))
         breaker.record_success(integration=integration)
-        _record_sent(kind, row, integration=integration, provider_id=provider_id, result=result,
+        record_sent(kind, row, integration=integration, provider_id=provider_id, result=result,
                      attempts=attempts, claimed_lease=claimed_lease)
         return DeliveryOutcome(DELIVERED, str(row.pk), str(integration.pk))
 
     reason = "; ".join(retryable_reasons + final_reasons) or "no integration could send it"
     if retryable_reasons and row.retry_count < settings.DELIVERY_MAX_RETRIES:
-        _record_deferred(kind, row, attempts=attempts, reason=reason, code=last_code,
+        record_deferred(kind, row, attempts=attempts, reason=reason, code=last_code,
                          retry_count=row.retry_count + 1, claimed_lease=claimed_lease)
         raise DeliveryDeferred(reason)
     if retryable_reasons:
         reason = f"Gave up after {row.retry_count + 1} rounds: {reason}"
-    _record_failed(kind, row, attempts=attempts, reason=reason, code=last_code, claimed_lease=claimed_lease)
+    record_failed(kind, row, attempts=attempts, reason=reason, code=last_code, claimed_lease=claimed_lease)
     return DeliveryOutcome(FAILED, str(row.pk), None, reason)
 
 
@@ -404,40 +278,3 @@ def deliver_message(*, message_id: Any) -> DeliveryOutcome:
 def deliver_call(*, call_id: Any) -> DeliveryOutcome:
     """Place one queued call; same rules as ``deliver_message``."""
     return _deliver(CALL, call_id)
-
-
-# --------------------------------------------------------------------------- the sweeper
-
-
-def _stalled(kind: _Kind, now: datetime, requeue_after: timedelta):
-    return kind.model.objects.filter(
-        Q(status=kind.sending, lease_expires_at__lt=now)
-        | Q(status=kind.queued, lease_expires_at__lt=now)
-        | Q(status=kind.queued, lease_expires_at__isnull=True, created_at__lt=now - requeue_after)
-    )
-
-
-def sweep_stalled(*, now: datetime | None = None, requeue_after: timedelta | None = None, limit: int = 1000) -> dict[str, int]:
-    """Queue again what no worker is going to finish.
-
-    Catches rows whose worker died while sending (lease expired), rows whose retry task was
-    lost, and rows queued while the broker was down. Each gets a fresh horizon so the next sweep
-    does not queue it again while the task waits in the broker; the task's claim makes any
-    duplicate harmless. Returns how many of each kind were queued.
-    """
-    from celery import current_app
-
-    from integrations.services.delivery import DELIVER_CALL_TASK, DELIVER_MESSAGE_TASK
-
-    now = now or timezone.now()
-    requeue_after = requeue_after or timedelta(seconds=settings.DELIVERY_REQUEUE_AFTER)
-    counts = {}
-    for kind, task_name in ((MESSAGE, DELIVER_MESSAGE_TASK), (CALL, DELIVER_CALL_TASK)):
-        ids = list(_stalled(kind, now, requeue_after).order_by("created_at").values_list("pk", flat=True)[:limit])
-        for object_id in ids:
-            # Only queued rows get a new horizon; a sending row keeps its expired lease, which
-            # is what lets the next claim take it (as in doubt).
-            kind.model.objects.filter(pk=object_id, status=kind.queued).update(lease_expires_at=now + requeue_after)
-            current_app.send_task(task_name, args=[str(object_id)])
-        counts[kind.model.__name__.lower()] = len(ids)
-    return counts

@@ -1,9 +1,10 @@
 """Accepting messages and calls for delivery.
 
 ``send_message`` / ``place_call`` store the row (``queued``) and schedule the Celery task when
-the caller's transaction commits, so a worker never looks for a row that is not visible yet and
-a rolled-back request sends nothing. The task itself (``integrations.tasks``) runs
-``integrations.services.dispatch``: claim, route at send time, fail over, retry.
+the caller's transaction commits (``queue.enqueue_on_commit``), so a worker never looks for a row
+that is not visible yet and a rolled-back request sends nothing; a broker outage leaves the row
+``queued`` for the sweeper. The task itself (``integrations.tasks``) runs
+``delivery.dispatch``: claim, route at send time, fail over, retry.
 
 Idempotency: the same ``idempotency_key`` in the same organization returns the message stored
 the first time and schedules nothing. Two concurrent requests with one key are settled by the
@@ -13,19 +14,15 @@ inside a savepoint, and it returns the winner's row.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from celery import current_app
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from kombu.exceptions import OperationalError as KombuOperationalError
 
 from integrations.models import Call, Channel, Message, Organization
+from integrations.services.queue import enqueue_on_commit
 from providers.values import Attachment, normalize_phone
-
-logger = logging.getLogger(__name__)
 
 DELIVER_MESSAGE_TASK = "integrations.tasks.deliver_message"
 DELIVER_CALL_TASK = "integrations.tasks.deliver_call"
@@ -83,31 +80,6 @@ def _clean_reference(reference: str | None) -> str:
     if len(reference) > MAX_REFERENCE_LENGTH:
         raise ValidationError({"reference": [f"At most {MAX_REFERENCE_LENGTH} characters."]})
     return reference
-
-
-def _schedule(task_name: str, object_id: Any) -> None:
-    """Queue delivery once the surrounding transaction commits.
-
-    A broker outage must not fail the request that stored the row: the row stays ``queued`` and
-    ``dispatch.sweep_stalled`` queues it again once the broker answers. The outage is logged
-    loudly, since nothing is being delivered while it lasts.
-    """
-
-    def publish() -> None:
-        # The registered task, not send_task(): apply_async honours CELERY_TASK_ALWAYS_EAGER,
-        # so the embedded default (`make run`) delivers in-process.
-        task = current_app.tasks[task_name]
-        try:
-            task.apply_async(args=[str(object_id)])
-        except (KombuOperationalError, ConnectionError, OSError) as exc:
-            logger.error(
-                "Celery broker unreachable (%s): %s %s stays queued until the sweeper re-queues it.",
-                type(exc).__name__,
-                task_name.rsplit(".", 1)[-1],
-                object_id,
-            )
-
-    transaction.on_commit(publish)
 
 
 def _user_or_none(actor: Any):
@@ -220,7 +192,7 @@ def _store_and_schedule(model, task_name: str, *, organization: Organization, ke
     try:
         with transaction.atomic():
             row = model.objects.create(organization=organization, idempotency_key=key, **fields)
-            _schedule(task_name, row.pk)
+            enqueue_on_commit(task_name, str(row.pk))
     except IntegrityError:
         if key is None:
             raise

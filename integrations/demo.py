@@ -1,5 +1,7 @@
-"""Six months of believable message and call history for the demo organization.
+"""The demo: an organization with sandbox integrations, an admin login, and six months of
+believable message and call history.
 
+``demo_seed(...)`` creates (or refreshes) the organization, its integrations and the login;
 ``seed_demo_history(organization=...)`` writes, per channel, traffic on the channel's older
 integration for the first three months and on the current primary after a switch in the middle,
 so the cost page has a story on first run: volume growing, the switch, the savings it brought.
@@ -12,14 +14,22 @@ from __future__ import annotations
 import datetime as dt
 import random
 
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
-from integrations.analytics_selectors import month_starts, next_month
-from integrations.models import Call, Channel, Message, Organization, OrganizationIntegration
-from integrations.services.analytics import integration_price_model
-from integrations.services.integrations import integration_update
-from providers.pricing import CATALOG
+from integrations.models import (
+    Call,
+    Channel,
+    Membership,
+    Message,
+    Organization,
+    OrganizationIntegration,
+)
+from integrations.selectors.usage import month_starts, next_month
+from integrations.services.costs.options import integration_price_model
+from integrations.services.integrations import integration_create, integration_update
+from providers.catalog import CATALOG
 
 REFERENCE = "demo:history"
 SEED = 20260701
@@ -39,6 +49,45 @@ STORY_PRICES = {
 }
 # (failure rate, mean latency ms) before and after the switch.
 BEHAVIOUR = ((0.025, 950), (0.008, 420))
+
+
+DEMO_SLUG = "demo"
+DEMO_INTEGRATIONS = (
+    # (provider, display name, config)
+    ("sandbox_whatsapp", "Sandbox WhatsApp (primary)", {"sender": "+14155550100", "label": "wa-primary"}),
+    ("sandbox_whatsapp", "Sandbox WhatsApp (backup)", {"sender": "+14155550101", "label": "wa-backup"}),
+    ("sandbox_voip", "Sandbox VoIP (primary)", {"sender": "+14155550102", "label": "voip-primary"}),
+    ("sandbox_voip", "Sandbox VoIP (backup)", {"sender": "+14155550103", "label": "voip-backup"}),
+)
+
+
+def demo_seed(*, username: str, password: str) -> tuple[Organization, str]:
+    """The demo organization with its sandbox integrations (the first of each channel becomes
+    primary), an owner login with ``password``, and its history. Returns the organization and a
+    line about the history."""
+    with transaction.atomic():
+        organization, _ = Organization.objects.get_or_create(
+            slug=DEMO_SLUG, defaults={"name": "Demo Organization", "auto_failover": True}
+        )
+        user, _ = get_user_model().objects.get_or_create(username=username, defaults={"email": f"{username}@example.com"})
+        user.is_staff = user.is_superuser = True
+        user.set_password(password)
+        user.save()
+        Membership.objects.get_or_create(user=user, organization=organization, defaults={"role": Membership.Role.OWNER})
+        existing = set(organization.integrations.values_list("display_name", flat=True))
+        for index, (provider_name, display_name, config) in enumerate(DEMO_INTEGRATIONS):
+            if display_name in existing:
+                continue
+            integration_create(
+                organization=organization,
+                provider_name=provider_name,
+                display_name=display_name,
+                config=config,
+                credentials={"api_key": f"demo-key-{index}-{organization.pk.hex[:12]}"},
+                status=OrganizationIntegration.Status.ACTIVE,
+                actor="system:seed_demo",
+            )
+    return organization, seed_demo_history(organization=organization)
 
 
 def _story_pricing(catalog_name: str) -> dict:

@@ -28,6 +28,7 @@ from django.utils import timezone
 
 from audit import services as audit
 from integrations.models import OrganizationIntegration
+from integrations.services import notifications
 
 
 class BreakerState(StrEnum):
@@ -101,7 +102,7 @@ def record_failure(*, integration: OrganizationIntegration, detail: str = "", no
             outcome="failure",
             reason=detail[:500],
         )
-        from integrations.services import notifications
+
 
         notifications.notify(
             organization=integration.organization,

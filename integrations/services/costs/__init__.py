@@ -1,0 +1,1 @@
+"""Cost analytics: calculations only (the API renders them as JSON and CSV)."""

@@ -1,0 +1,1 @@
+"""Accepting, delivering and protecting deliveries: intake, dispatch, circuit breakers."""

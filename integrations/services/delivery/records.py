@@ -1,0 +1,160 @@
+"""What a delivery writes on its row: every attempt, and the outcome (sent, failed, or deferred
+for a retry). Every write requires this worker's lease, so a worker that lost its claim never
+overwrites what another recorded."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from integrations.models import Call, Message, OrganizationIntegration
+from integrations.services import notifications
+from providers.errors import ProviderError
+
+logger = logging.getLogger(__name__)
+
+# Attempt outcomes recorded on Message.attempts / Call.attempts.
+OUTCOME_SENT = "sent"  # the provider accepted it
+OUTCOME_RECONCILED = "reconciled"  # found already sent by a worker that died before recording it
+OUTCOME_UNAVAILABLE = "unavailable"  # retryable failure: outage, timeout, rate limit
+OUTCOME_REJECTED = "rejected"  # the provider refused; see the fail-over rule above
+OUTCOME_SKIPPED = "skipped_breaker"  # not tried: its circuit breaker is open
+OUTCOME_NO_ROUTE = "no_route"  # the channel has no active integration
+
+
+@dataclass(frozen=True)
+class Kind:
+    """What differs between delivering a message and placing a call."""
+
+    model: type[Message] | type[Call]
+    queued: str
+    sending: str
+    sent: str
+    failed: str
+    provider_id_field: str
+    sent_at_field: str
+    failure_event: str
+
+
+MESSAGE = Kind(Message, Message.Status.QUEUED, Message.Status.SENDING, Message.Status.SENT,
+                Message.Status.FAILED, "provider_message_id", "sent_at", notifications.MESSAGE_FAILED)
+CALL = Kind(Call, Call.Status.QUEUED, Call.Status.DIALING, Call.Status.INITIATED,
+             Call.Status.FAILED, "provider_call_id", "started_at", notifications.CALL_FAILED)
+
+
+def lease_duration() -> timedelta:
+    return timedelta(seconds=settings.DELIVERY_LEASE_SECONDS)
+
+
+def cost_of(kind: Kind, integration: OrganizationIntegration, row: Any, result: Any) -> tuple[Decimal | None, str, str]:
+    """(cost, currency, cost_source). A call's cost is known only once it ends (webhook)."""
+    if result is not None and result.cost is not None:
+        return result.cost, (result.currency or "").upper()[:3], "provider"
+    if kind is CALL:
+        return None, "", ""
+    prices = integration.provider_class().pricing.with_overrides(integration.config)
+    return prices.message_cost(category=row.category or None), prices.currency, "catalog"
+
+
+def attempt_entry(integration: OrganizationIntegration | None, outcome: str, *, round_number: int,
+             started: datetime, latency_ms: int | None = None, error: ProviderError | str | None = None,
+             routed_at: datetime | None = None) -> dict:
+    entry = {
+        "at": started.isoformat(),
+        # When this round resolved its route: a switch committed before it is what it used.
+        "routed_at": routed_at.isoformat() if routed_at else None,
+        "round": round_number,
+        "integration": str(integration.pk) if integration else None,
+        "provider": integration.provider_name if integration else "",
+        "outcome": outcome,
+        "latency_ms": latency_ms,
+    }
+    if isinstance(error, ProviderError):
+        entry["error_code"] = error.code or type(error).__name__
+        entry["error"] = str(error.message)[:500]
+    elif error:
+        entry["error"] = str(error)[:500]
+    return entry
+
+
+def elapsed_ms(started: datetime) -> int:
+    return max(int((timezone.now() - started).total_seconds() * 1000), 0)
+
+
+def record_sent(kind: Kind, row: Any, *, integration, provider_id: str, result, attempts, claimed_lease) -> bool:
+    cost, currency, cost_source = cost_of(kind, integration, row, result)
+    now = timezone.now()
+    fields = {
+        "status": kind.sent,
+        "integration": integration,
+        "provider_name": integration.provider_name,
+        kind.provider_id_field: provider_id[:255],
+        "cost": cost,
+        "currency": currency,
+        "cost_source": cost_source,
+        "latency_ms": result.latency_ms if result is not None else None,
+        "attempts": attempts,
+        "error": "",
+        "error_code": "",
+        "lease_expires_at": None,
+        kind.sent_at_field: now,
+        "updated_at": now,
+    }
+    # Our lease is the claim token: if it expired and another worker took the row, we do not
+    # overwrite what that worker records.
+    updated = kind.model.objects.filter(pk=row.pk, status=kind.sending, lease_expires_at=claimed_lease).update(**fields)
+    if not updated:
+        logger.error(
+            "Lease on %s %s was lost while sending through %s (provider id %s); the row was not updated.",
+            kind.model.__name__, row.pk, integration.provider_name, provider_id,
+        )
+    return bool(updated)
+
+
+def record_failed(kind: Kind, row: Any, *, attempts, reason: str, code: str, claimed_lease, notify: bool = True) -> None:
+    """Mark the row failed. ``notify`` is False for a refusal of the message's own content (an
+    invalid recipient is the caller's error, not an incident to page the organization about)."""
+    now = timezone.now()
+    fields = {
+        "status": kind.failed,
+        "attempts": attempts,
+        "error": reason[:2000],
+        "error_code": code[:64],
+        "lease_expires_at": None,
+        "updated_at": now,
+    }
+    if kind is MESSAGE:
+        fields["failed_at"] = now
+    else:
+        fields["ended_at"] = now
+    with transaction.atomic():
+        updated = kind.model.objects.filter(pk=row.pk, status=kind.sending, lease_expires_at=claimed_lease).update(**fields)
+        if updated and notify:
+            notifications.notify(
+                organization=row.organization,
+                event=kind.failure_event,
+                summary=f"{kind.model.__name__} to {row.to} failed: {reason[:150]}",
+                data={"id": str(row.pk), "reference": row.reference, "error_code": code, "attempts": len(attempts)},
+            )
+
+
+def record_deferred(kind: Kind, row: Any, *, attempts, reason: str, code: str, retry_count: int, claimed_lease) -> None:
+    now = timezone.now()
+    # Re-queue horizon for the sweeper: past the longest backoff, plus a lease of slack.
+    horizon = now + timedelta(seconds=settings.DELIVERY_RETRY_BACKOFF_MAX) + lease_duration()
+    kind.model.objects.filter(pk=row.pk, status=kind.sending, lease_expires_at=claimed_lease).update(
+        status=kind.queued,
+        attempts=attempts,
+        retry_count=retry_count,
+        error=reason[:2000],
+        error_code=code[:64],
+        lease_expires_at=horizon,
+        updated_at=now,
+    )

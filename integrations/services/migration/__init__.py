@@ -1,0 +1,1 @@
+"""The provider migration wizard (its state machine) and the execution of a migration."""

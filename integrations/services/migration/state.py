@@ -1,0 +1,105 @@
+"""What the wizard and the executor share: the execution steps, the feature flag, and how a
+migration's log, audit trail and row lock are written."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+from uuid import UUID
+
+from django.conf import settings
+from django.utils import timezone
+
+from audit import services as audit
+from integrations.errors import OperationRefused
+from integrations.models import ProviderMigration
+
+State = ProviderMigration.State
+
+# Progress reached when each execution step has finished.
+EXECUTION_STEPS: tuple[tuple[str, str, int], ...] = (
+    ("validate", "Validate the target's configuration", 20),
+    ("setup", "Set up the provider side", 40),
+    ("verify_health", "Verify the target is healthy", 60),
+    ("switch_primary", "Switch the primary", 80),
+    ("verify_route", "Verify the route serves the new primary", 95),
+    ("done", "Done", 100),
+)
+
+SYSTEM_ACTOR = "system:migration"
+
+
+def management_enabled() -> bool:
+    """The PROVIDER_MANAGEMENT_ENABLED feature flag (default on): off hides the admin screens
+    and refuses every migration step, the product plan's rollback plan."""
+    return bool(getattr(settings, "PROVIDER_MANAGEMENT_ENABLED", True))
+
+
+def rollback_window() -> timedelta:
+    return timedelta(
+        seconds=int(getattr(settings, "PROVIDER_MIGRATION_ROLLBACK_SECONDS", 24 * 3600))
+    )
+
+
+def refuse_when_disabled() -> None:
+    if not management_enabled():
+        raise OperationRefused(
+            "Provider management is switched off (PROVIDER_MANAGEMENT_ENABLED); migrations are refused.",
+            code="management_disabled",
+        )
+
+
+def log_step(migration: ProviderMigration, *, step: str, outcome: str, detail: str = "") -> None:
+    migration.log = [
+        *(migration.log or []),
+        {
+            "at": timezone.now().isoformat(),
+            "step": step,
+            "outcome": outcome,
+            "detail": detail[:500],
+        },
+    ]
+
+
+def audit_migration(
+    migration: ProviderMigration,
+    *,
+    action: str,
+    actor: Any,
+    outcome: str = "success",
+    reason: str = "",
+    after: dict | None = None,
+) -> None:
+    audit.record(
+        action=f"migration.{action}",
+        actor=actor,
+        organization=migration.organization,
+        target=migration,
+        after={
+            "state": migration.state,
+            "progress": migration.progress,
+            "channel": migration.channel,
+            "source": str(migration.source_id) if migration.source_id else None,
+            "target": str(migration.target_id) if migration.target_id else None,
+            "target_provider_name": migration.target_provider_name,
+            **(after or {}),
+        },
+        outcome=outcome,
+        reason=reason,
+    )
+
+
+def locked(migration_id: UUID | str) -> ProviderMigration:
+    return (
+        ProviderMigration.objects.select_for_update()
+        .select_related("organization")
+        .get(pk=migration_id)
+    )
+
+
+def require_state(migration: ProviderMigration, *allowed: str, doing: str) -> None:
+    if migration.state not in allowed:
+        raise OperationRefused(
+            f"This migration is {migration.get_state_display().lower()}; it cannot {doing}.",
+            code="wrong_state",
+        )
