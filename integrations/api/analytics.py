@@ -16,7 +16,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from integrations.models import Channel, Membership
-from integrations.services import analytics
+from integrations.reports.costs import comparison_as_json, estimate_as_json
+from integrations.services.costs.comparison import cost_comparison
+from integrations.services.costs.estimate import cost_estimate
 
 MAX_MONTHS = 24
 
@@ -71,7 +73,7 @@ class CostComparisonView(APIView):
         query.is_valid(raise_exception=True)
         channels = [query.validated_data["channel"]] if query.validated_data.get("channel") else Channel.values
         comparisons = [
-            analytics.cost_comparison(
+            cost_comparison(
                 organization=request.organization, channel=channel, months=query.validated_data["months"],
                 rule_overrides=query.rule_overrides(),
             )
@@ -81,7 +83,7 @@ class CostComparisonView(APIView):
         return Response({
             "organization": {"id": str(organization.pk), "slug": organization.slug, "name": organization.name},
             "months": query.validated_data["months"],
-            "channels": [analytics.comparison_as_json(c) for c in comparisons],
+            "channels": [comparison_as_json(c) for c in comparisons],
         })
 
 
@@ -100,11 +102,11 @@ class CostEstimateView(APIView):
         body = EstimateRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
-        lines = analytics.cost_estimate(
+        lines = cost_estimate(
             organization=request.organization,
             channel=data["channel"],
             monthly_volume=data["monthly_volume"],
             mix=data.get("mix"),
             average_call_seconds=data.get("average_call_seconds"),
         )
-        return Response(analytics.estimate_as_json(lines, channel=data["channel"], monthly_volume=data["monthly_volume"]))
+        return Response(estimate_as_json(lines, channel=data["channel"], monthly_volume=data["monthly_volume"]))

@@ -18,7 +18,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from integrations.services.errors import NotFound, ServiceError
+from integrations.errors import NotFound, ServiceError
 
 NON_FIELD = "non_field_errors"
 

@@ -8,8 +8,9 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from audit.models import AuditEvent
-from integrations import selectors
 from integrations.models import Call, Channel, Message, OrganizationIntegration
+from integrations.selectors.integrations import masked_credentials
+from providers.config import describe
 
 
 class ErrorSerializer(serializers.Serializer):
@@ -50,20 +51,7 @@ class ProviderSerializer(serializers.Serializer):
 
     @extend_schema_field(ConfigFieldSerializer(many=True))
     def get_config_fields(self, provider_class) -> list[dict]:
-        return [
-            {
-                "name": f.name,
-                "label": f.label,
-                "secret": f.secret,
-                "required": f.required,
-                "kind": f.kind,
-                "help_text": f.help_text,
-                "choices": list(f.choices),
-                # A default is never a secret, but do not even hint at one for secret fields.
-                "default": None if f.secret else f.default,
-            }
-            for f in provider_class.config_fields
-        ]
+        return [describe(f) for f in provider_class.config_fields]
 
 
 # --------------------------------------------------------------------------- integrations
@@ -93,7 +81,7 @@ class IntegrationSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(serializers.DictField(child=serializers.CharField()))
     def get_credentials(self, integration) -> dict[str, str]:
-        return selectors.masked_credentials(integration)
+        return masked_credentials(integration)
 
 
 class CredentialsField(serializers.DictField):

@@ -1,10 +1,10 @@
 """Template helpers for the admin's provider screens."""
 
 from django import template
-from django.urls import Resolver404, resolve, reverse
+from django.urls import reverse
 
-from integrations.selectors import administered_organizations
-from integrations.services.migration import management_enabled
+from integrations.selectors.organizations import administered_organizations
+from integrations.services.migration.state import management_enabled
 
 register = template.Library()
 
@@ -25,9 +25,5 @@ def provider_admin_links(context) -> list[dict]:
                 "url": reverse("provider_admin:history", args=[organization.slug]),
             }
         )
-    try:
-        resolve("/admin/providers/costs/")
-        links.append({"name": "Cost analytics", "url": "/admin/providers/costs/"})
-    except Resolver404:
-        pass
+    links.append({"name": "Cost analytics", "url": reverse("provider_costs:costs")})
     return links

@@ -1,4 +1,4 @@
-"""The webhook endpoint: ``/webhooks/<integration id>/`` (URL name ``webhooks:receive``).
+"""The providers' webhook endpoint: ``/webhooks/<integration id>/`` (URL name ``webhooks:receive``).
 
 Thin on purpose: it turns the Django request into a ``WebhookRequest`` (raw body, headers,
 query, form, and the absolute URL the provider called) and hands it to
@@ -13,11 +13,10 @@ cannot choose the URL we verify against.
 from __future__ import annotations
 
 from django.http import Http404, HttpRequest, HttpResponse
-from django.urls import path
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from integrations.services.errors import NotFound
+from integrations.errors import NotFound
 from integrations.services.webhooks import webhook_receive
 from providers.values import WebhookRequest
 
@@ -47,9 +46,3 @@ def receive(request: HttpRequest, integration_id) -> HttpResponse:
     except NotFound:
         raise Http404("No such webhook.") from None
     return HttpResponse(outcome.body, status=outcome.status, content_type=outcome.content_type)
-
-
-app_name = "webhooks"
-urlpatterns = [
-    path("<uuid:integration_id>/", receive, name="receive"),
-]

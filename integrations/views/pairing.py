@@ -11,12 +11,9 @@ from django.http import Http404, HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
-from integrations.services.errors import NotFound, OperationRefused
-from integrations.services.pairing import (
-    integration_pairing_state,
-    integration_session_start,
-    pairing_integration_for_admin,
-)
+from integrations.errors import NotFound, OperationRefused
+from integrations.selectors.integrations import administered_integration
+from integrations.services.pairing import integration_pairing_state, integration_session_start
 
 
 @never_cache
@@ -24,7 +21,7 @@ from integrations.services.pairing import (
 @require_http_methods(["GET", "POST"])
 def integration_pairing(request: HttpRequest, integration_id) -> JsonResponse:
     try:
-        integration = pairing_integration_for_admin(user=request.user, integration_id=integration_id)
+        integration = administered_integration(user=request.user, integration_id=integration_id)
         if request.method == "POST":
             return JsonResponse(integration_session_start(integration=integration, actor=request.user))
         return JsonResponse(integration_pairing_state(integration=integration))

@@ -1,0 +1,141 @@
+"""How the admin's provider screens show an integration, a provider and a migration."""
+
+from __future__ import annotations
+
+from django.urls import NoReverseMatch, reverse
+
+from integrations.models import OrganizationIntegration, ProviderMigration
+from integrations.services.migration.execution import rollback_available
+from providers.base import Provider
+from providers.registry import UnknownProvider, get_registry
+
+State = ProviderMigration.State
+
+# Status → (label, symbol). The label and symbol carry the meaning; colour only repeats it.
+STATUS_STYLES = {
+    "active": ("Active", "●"),
+    "configuring": ("Configuring", "◐"),
+    "degraded": ("Degraded", "▲"),
+    "down": ("Down", "✕"),
+    "error": ("Error", "✕"),
+    "inactive": ("Inactive", "○"),
+}
+
+WIZARD_STEPS = ("Provider", "Configure", "Test", "Execute", "Confirm")
+
+
+def provider_class_or_none(name: str) -> type[Provider] | None:
+    try:
+        return get_registry().get(name)
+    except UnknownProvider:
+        return None
+
+
+def status_of(integration: OrganizationIntegration) -> dict:
+    if integration.status == OrganizationIntegration.Status.PENDING:
+        key = "configuring"
+    elif integration.status == OrganizationIntegration.Status.ERROR:
+        key = "error"
+    elif integration.status == OrganizationIntegration.Status.INACTIVE:
+        key = "inactive"
+    elif integration.breaker_is_open() or integration.health_status == OrganizationIntegration.Health.DOWN:
+        key = "down"
+    elif integration.health_status == OrganizationIntegration.Health.DEGRADED:
+        key = "degraded"
+    else:
+        key = "active"
+    label, symbol = STATUS_STYLES[key]
+    return {"key": key, "label": label, "symbol": symbol}
+
+
+def price_label(provider_class: type[Provider] | None, integration: OrganizationIntegration | None = None) -> str:
+    """The one price label of a provider (with the integration's overrides, when given)."""
+    if provider_class is None:
+        return "price unknown"
+    config = integration.config if integration is not None else None
+    return provider_class.pricing.with_overrides(config).label()
+
+
+def card(integration: OrganizationIntegration) -> dict:
+    provider_class = provider_class_or_none(integration.provider_name)
+    try:
+        change_url = reverse("admin:integrations_organizationintegration_change", args=[integration.pk])
+    except NoReverseMatch:
+        change_url = ""
+    return {
+        "integration": integration,
+        "provider_display": provider_class.display_name if provider_class else integration.provider_name,
+        "status": status_of(integration),
+        "price": price_label(provider_class, integration),
+        "detail_url": reverse("provider_admin:integration", args=[integration.pk]),
+        "change_url": change_url,
+    }
+
+
+def status_json(integration: OrganizationIntegration) -> dict:
+    return {
+        "id": str(integration.pk),
+        "status": status_of(integration),
+        "is_primary": integration.is_primary,
+        "health": integration.get_health_status_display(),
+        "checked_at": integration.health_checked_at.isoformat() if integration.health_checked_at else None,
+        "latency_ms": integration.health_latency_ms,
+    }
+
+
+def migration_json(migration: ProviderMigration) -> dict:
+    return {
+        "id": str(migration.pk),
+        "state": migration.state,
+        "state_label": migration.get_state_display(),
+        "progress": migration.progress,
+        "error": migration.error,
+        "log": migration.log,
+        "finished": migration.state not in ProviderMigration.OPEN_STATES,
+        "rollback_available": rollback_available(migration),
+    }
+
+
+def wizard_step(migration: ProviderMigration | None) -> int:
+    if migration is None:
+        return 1
+    if migration.state == State.DRAFT:
+        return 2
+    if migration.state == State.CONFIGURED:
+        return 3
+    if migration.state in (State.TESTED, State.EXECUTING):
+        return 4
+    return 5
+
+
+def provider_options(channel: str, current: OrganizationIntegration | None) -> list[dict]:
+    """Wizard step 1: every provider of the channel, and how it differs from the current one."""
+    current_class = provider_class_or_none(current.provider_name) if current else None
+    options = []
+    for provider_class in get_registry().all(channel):
+        differences = []
+        if current_class is not None:
+            if provider_class.official != current_class.official:
+                differences.append("official" if provider_class.official else "unofficial")
+            if provider_class.stability != current_class.stability:
+                differences.append(f"stability {provider_class.stability} (now {current_class.stability})")
+            gained = sorted(set(provider_class.features) - set(current_class.features))
+            lost = sorted(set(current_class.features) - set(provider_class.features))
+            if gained:
+                differences.append("adds " + ", ".join(gained))
+            if lost:
+                differences.append("lacks " + ", ".join(lost))
+        options.append(
+            {
+                "name": provider_class.name,
+                "display_name": provider_class.display_name,
+                "description": provider_class.description,
+                "official": provider_class.official,
+                "stability": str(provider_class.stability),
+                "features": sorted(provider_class.features),
+                "price": price_label(provider_class),
+                "differences": differences,
+                "is_current": current_class is provider_class,
+            }
+        )
+    return options
