@@ -44,6 +44,7 @@ test: services-check
 
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 benchmark: services-check
 	$(BIN)/python scripts/ensure_database.py $(BENCH_DATABASE_URL)

@@ -19,9 +19,9 @@ from typing import Any
 
 from providers import events
 from providers.base import VoipProvider, WhatsAppProvider
+from providers.catalog import CATALOG
 from providers.config import ConfigField
 from providers.errors import ProviderRejected, ProviderUnavailable, WebhookSignatureError
-from providers.pricing import CATALOG
 from providers.values import (
     ATTACHMENT_KINDS,
     CallResult,

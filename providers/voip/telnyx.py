@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from providers import events
 from providers.base import VoipProvider
+from providers.catalog import CATALOG
 from providers.config import ConfigField
 from providers.errors import (
     ProviderError,
@@ -38,7 +39,6 @@ from providers.http import (
     error_body,
     transient_status,
 )
-from providers.pricing import CATALOG
 from providers.values import (
     CallResult,
     HealthStatus,

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from providers import events
 from providers.base import VoipProvider
+from providers.catalog import CATALOG
 from providers.config import ConfigField
 from providers.errors import ProviderRejected
 from providers.http import HttpAdapterMixin
-from providers.pricing import CATALOG
 from providers.twilio_api import (
     ACCOUNT_FIELDS,
     TwilioAccountMixin,

@@ -20,6 +20,7 @@ import requests
 
 from providers import events
 from providers.base import WhatsAppProvider
+from providers.catalog import CATALOG
 from providers.config import ConfigField
 from providers.errors import (
     ProviderError,
@@ -34,7 +35,6 @@ from providers.http import (
     error_body,
     transient_status,
 )
-from providers.pricing import CATALOG
 from providers.values import (
     ATTACHMENT_KINDS,
     Attachment,

@@ -11,10 +11,10 @@ from urllib.parse import parse_qs
 
 from providers import events
 from providers.base import WhatsAppProvider
+from providers.catalog import CATALOG
 from providers.config import ConfigField
 from providers.errors import ProviderRejected
 from providers.http import HttpAdapterMixin
-from providers.pricing import CATALOG
 from providers.twilio_api import (
     ACCOUNT_FIELDS,
     TwilioAccountMixin,

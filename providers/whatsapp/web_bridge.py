@@ -37,6 +37,7 @@ import requests
 
 from providers import events
 from providers.base import WhatsAppProvider
+from providers.catalog import CATALOG
 from providers.config import ConfigField
 from providers.errors import (
     ProviderError,
@@ -45,7 +46,6 @@ from providers.errors import (
     WebhookSignatureError,
 )
 from providers.http import HTTP_CONFIG_FIELDS, HttpAdapterMixin, error_body, transient_status
-from providers.pricing import CATALOG
 from providers.values import (
     ATTACHMENT_KINDS,
     Attachment,

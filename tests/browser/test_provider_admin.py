@@ -8,7 +8,7 @@ from playwright.sync_api import expect
 
 from config.celery import app as celery_app
 from integrations.models import Membership, OrganizationIntegration, ProviderMigration
-from integrations.tasks_migration import execute_provider_migration
+from integrations.tasks import execute_provider_migration
 from tests.factories import make_integration, make_membership, make_organization, make_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.slow
 
 SEND = """
 from integrations.models import Organization
-from integrations.services.delivery import send_message
+from integrations.services.delivery.intake import send_message
 organization = Organization.objects.get(slug="demo")
 message, _ = send_message(organization=organization, channel="whatsapp", to="+14155550123", body="hi", actor="system:e2e")
 message.refresh_from_db()

@@ -16,7 +16,7 @@ import pytest
 
 from audit.models import AuditEvent
 from integrations.models import Message
-from integrations.services import breaker, dispatch
+from integrations.services.delivery import breaker, dispatch
 from providers import sandbox
 from tests.factories import make_integration
 from tests.providers.loopback import LoopbackServer, Reply

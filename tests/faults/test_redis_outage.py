@@ -11,7 +11,8 @@ from __future__ import annotations
 import pytest
 
 from integrations.models import Message
-from integrations.services import dispatch, routing
+from integrations.services import routing
+from integrations.services.delivery import dispatch
 from providers import sandbox
 from tests.factories import make_integration
 

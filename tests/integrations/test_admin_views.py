@@ -7,11 +7,28 @@ from django.urls import reverse
 from audit.models import AuditEvent
 from config.celery import app as celery_app
 from integrations.models import Membership, OrganizationIntegration, ProviderMigration
-from integrations.services import migration as svc
+from integrations.services.migration.wizard import migration_begin_execute, migration_start
 from tests.factories import SECRET_API_KEY, make_integration, make_membership, make_user
 
 State = ProviderMigration.State
 PASSWORD = "pw-Test-12345"
+
+
+# Each wizard and detail-page action is its own POST view; tests name the action as the page's
+# buttons do and post to that action's URL.
+ACTION_PATHS = {
+    "test_message": "test-message/",
+    "save": "settings/",
+    "replace_credentials": "credentials/",
+}
+
+
+def post_action(client, page_url: str, data: dict, **kwargs):
+    action = data["action"]
+    path = ACTION_PATHS.get(action, f"{action}/")
+    if "/integration/" in page_url and action == "test":
+        path = "test/"
+    return client.post(page_url + path, data, **kwargs)
 
 
 @pytest.fixture
@@ -73,7 +90,7 @@ def test_admin_of_a_sees_only_a(client_a, organization, other_organization, prim
 @pytest.mark.django_db
 def test_admin_of_a_cannot_open_any_screen_of_b(client_a, other_organization, primary_b):
     other_admin = make_user(username="globex-admin")
-    migration = svc.migration_start(
+    migration = migration_start(
         organization=other_organization,
         channel="whatsapp",
         provider_name="sandbox_whatsapp",
@@ -82,12 +99,14 @@ def test_admin_of_a_cannot_open_any_screen_of_b(client_a, other_organization, pr
     for url in _screens_of(other_organization, primary_b, migration):
         assert client_a.get(url).status_code == 404, url
     # Nor act on them.
-    post = client_a.post(
+    post = post_action(
+        client_a,
         reverse("provider_admin:migrate", args=[other_organization.slug, "whatsapp"]),
         {"action": "cancel"},
     )
     assert post.status_code == 404
-    rollback = client_a.post(
+    rollback = post_action(
+        client_a,
         reverse(
             "provider_admin:migration", args=[other_organization.slug, "whatsapp", migration.pk]
         ),
@@ -96,8 +115,8 @@ def test_admin_of_a_cannot_open_any_screen_of_b(client_a, other_organization, pr
     assert rollback.status_code == 404
     migration.refresh_from_db()
     assert migration.state == State.DRAFT
-    detail = client_a.post(
-        reverse("provider_admin:integration", args=[primary_b.pk]), {"action": "test"}
+    detail = post_action(
+        client_a, reverse("provider_admin:integration", args=[primary_b.pk]), {"action": "test"}
     )
     assert detail.status_code == 404
 
@@ -123,12 +142,13 @@ def test_wizard_end_to_end_then_rollback(client_a, organization, primary_a, eage
     step1 = client_a.get(url)
     assert b"Step 1 of 5" in step1.content and b"Sandbox WhatsApp" in step1.content
 
-    response = client_a.post(
-        url, {"action": "select", "provider_name": "sandbox_whatsapp"}, follow=True
+    response = post_action(
+        client_a, url, {"action": "select", "provider_name": "sandbox_whatsapp"}, follow=True
     )
     assert b"Step 2 of 5" in response.content
     assert b'type="password"' in response.content  # the API key is a secret input
-    response = client_a.post(
+    response = post_action(
+        client_a,
         url,
         {
             "action": "configure",
@@ -141,12 +161,12 @@ def test_wizard_end_to_end_then_rollback(client_a, organization, primary_a, eage
         follow=True,
     )
     assert b"Step 3 of 5" in response.content, response.content.decode()[-3000:]
-    response = client_a.post(url, {"action": "test"}, follow=True)
+    response = post_action(client_a, url, {"action": "test"}, follow=True)
     assert b"Step 4 of 5" in response.content and b"Connection test passed" in response.content
     # Leaving and coming back resumes where it is.
     assert b"Step 4 of 5" in client_a.get(url).content
 
-    response = client_a.post(url, {"action": "execute"}, follow=True)
+    response = post_action(client_a, url, {"action": "execute"}, follow=True)
     migration = ProviderMigration.objects.for_org(organization).get()
     assert migration.state == State.COMPLETED and migration.progress == 100
     page = response.content.decode()
@@ -168,7 +188,8 @@ def test_wizard_end_to_end_then_rollback(client_a, organization, primary_a, eage
         and status["rollback_available"]
     )
 
-    response = client_a.post(
+    response = post_action(
+        client_a,
         reverse("provider_admin:migration", args=[organization.slug, "whatsapp", migration.pk]),
         {"action": "rollback", "reason": "trying it"},
         follow=True,
@@ -193,7 +214,7 @@ def test_wizard_end_to_end_then_rollback(client_a, organization, primary_a, eage
 @pytest.mark.django_db
 def test_concurrent_migration_is_refused_on_the_page(client_a, organization, primary_a):
     bob = make_user(username="bob")
-    svc.migration_start(
+    migration_start(
         organization=organization, channel="whatsapp", provider_name="sandbox_whatsapp", actor=bob
     )
     url = reverse("provider_admin:migrate", args=[organization.slug, "whatsapp"])
@@ -210,13 +231,14 @@ def test_second_start_is_explained(client_a, organization, primary_a):
     """Two admins on step 1 at once: the second 'Next step' is refused with the reason on the page."""
     url = reverse("provider_admin:migrate", args=[organization.slug, "whatsapp"])
     assert b"Step 1 of 5" in client_a.get(url).content
-    bobs = svc.migration_start(
+    bobs = migration_start(
         organization=organization,
         channel="whatsapp",
         provider_name="sandbox_whatsapp",
         actor=make_user(username="bob"),
     )
-    response = client_a.post(
+    response = post_action(
+        client_a,
         url,
         {"action": "select", "provider_name": "sandbox_whatsapp", "migration_id": ""},
         follow=True,
@@ -229,15 +251,17 @@ def test_second_start_is_explained(client_a, organization, primary_a):
 @pytest.mark.django_db
 def test_failed_test_is_explained_and_execution_refused(client_a, organization, primary_a):
     url = reverse("provider_admin:migrate", args=[organization.slug, "whatsapp"])
-    client_a.post(url, {"action": "select", "provider_name": "sandbox_whatsapp"})
-    client_a.post(url, {"action": "configure", "display_name": "Broken", "cfg__health": "down"})
-    response = client_a.post(url, {"action": "test"}, follow=True)
+    post_action(client_a, url, {"action": "select", "provider_name": "sandbox_whatsapp"})
+    post_action(
+        client_a, url, {"action": "configure", "display_name": "Broken", "cfg__health": "down"}
+    )
+    response = post_action(client_a, url, {"action": "test"}, follow=True)
     page = response.content.decode()
     assert (
         "Step 3 of 5" in page and "Test failed." in page and "Connection test failed: down" in page
     )
     assert "Retry the test" in page
-    response = client_a.post(url, {"action": "execute"}, follow=True)
+    response = post_action(client_a, url, {"action": "execute"}, follow=True)
     assert "Run a successful connection test before executing." in response.content.decode()
     assert ProviderMigration.objects.for_org(organization).get().state == State.CONFIGURED
     primary_a.refresh_from_db()
@@ -247,13 +271,15 @@ def test_failed_test_is_explained_and_execution_refused(client_a, organization, 
 @pytest.mark.django_db
 def test_invalid_configuration_is_shown_on_the_form(client_a, organization, primary_a):
     url = reverse("provider_admin:migrate", args=[organization.slug, "whatsapp"])
-    client_a.post(url, {"action": "select", "provider_name": "sandbox_whatsapp"})
-    response = client_a.post(
-        url, {"action": "configure", "display_name": "Sandbox B", "cfg__failure_rate": "3"}
+    post_action(client_a, url, {"action": "select", "provider_name": "sandbox_whatsapp"})
+    response = post_action(
+        client_a,
+        url,
+        {"action": "configure", "display_name": "Sandbox B", "cfg__failure_rate": "3"},
     )
     page = response.content.decode()
     assert "Step 2 of 5" in page and "Failure rate must be between 0 and 1." in page
-    response = client_a.post(url, {"action": "configure", "display_name": "Sandbox A"})
+    response = post_action(client_a, url, {"action": "configure", "display_name": "Sandbox A"})
     page = response.content.decode()
     assert "Step 2 of 5" in page and "&#x27;Sandbox A&#x27; is already used" in page
     assert ProviderMigration.objects.for_org(organization).get().state == State.DRAFT
@@ -262,8 +288,8 @@ def test_invalid_configuration_is_shown_on_the_form(client_a, organization, prim
 @pytest.mark.django_db
 def test_cancel_leaves_everything_as_it_was(client_a, organization, primary_a):
     url = reverse("provider_admin:migrate", args=[organization.slug, "whatsapp"])
-    client_a.post(url, {"action": "select", "provider_name": "sandbox_whatsapp"})
-    response = client_a.post(url, {"action": "cancel"})
+    post_action(client_a, url, {"action": "select", "provider_name": "sandbox_whatsapp"})
+    response = post_action(client_a, url, {"action": "cancel"})
     assert response.status_code == 302
     assert ProviderMigration.objects.for_org(organization).get().state == State.CANCELLED
     assert AuditEvent.objects.for_org(organization).filter(action="migration.cancelled").exists()
@@ -273,7 +299,7 @@ def test_cancel_leaves_everything_as_it_was(client_a, organization, primary_a):
 def test_flag_off_hides_screens_and_refuses_switching(client_a, organization, primary_a, settings):
     index = client_a.get(reverse("admin:index")).content.decode()
     assert reverse("provider_admin:dashboard") in index and ">Providers<" in index
-    migration = svc.migration_start(
+    migration = migration_start(
         organization=organization,
         channel="whatsapp",
         provider_name="sandbox_whatsapp",
@@ -286,17 +312,18 @@ def test_flag_off_hides_screens_and_refuses_switching(client_a, organization, pr
         reverse("provider_admin:status"),
     ]:
         assert client_a.get(url).status_code == 404, url
-    response = client_a.post(
+    response = post_action(
+        client_a,
         reverse("provider_admin:migrate", args=[organization.slug, "whatsapp"]),
         {"action": "execute"},
     )
     assert response.status_code == 404
     index = client_a.get(reverse("admin:index")).content.decode()
     assert reverse("provider_admin:dashboard") not in index
-    from integrations.services.errors import OperationRefused
+    from integrations.errors import OperationRefused
 
     with pytest.raises(OperationRefused):
-        svc.migration_begin_execute(migration=migration, actor="system:test")
+        migration_begin_execute(migration=migration, actor="system:test")
 
 
 @pytest.mark.django_db
@@ -310,8 +337,10 @@ def test_detail_masks_credentials_saves_settings_and_replaces_credentials(
     assert primary_a.webhook_url in page
     assert "Usage this month" in page
 
-    response = client_a.post(
-        url, {"action": "save", "delivery_receipts": "on", "business_hours_auto_reply": "Back at 9"}
+    response = post_action(
+        client_a,
+        url,
+        {"action": "save", "delivery_receipts": "on", "business_hours_auto_reply": "Back at 9"},
     )
     assert response.status_code == 302
     primary_a.refresh_from_db()
@@ -319,7 +348,9 @@ def test_detail_masks_credentials_saves_settings_and_replaces_credentials(
     assert primary_a.config["require_webhook_signature"] is False
     assert primary_a.config["business_hours_auto_reply"] == "Back at 9"
 
-    client_a.post(url, {"action": "replace_credentials", "cfg__api_key": "sk_replaced_987654321"})
+    post_action(
+        client_a, url, {"action": "replace_credentials", "cfg__api_key": "sk_replaced_987654321"}
+    )
     primary_a.refresh_from_db()
     assert primary_a.credentials["api_key"] == "sk_replaced_987654321"
     event = (
@@ -329,7 +360,7 @@ def test_detail_masks_credentials_saves_settings_and_replaces_credentials(
     )
     assert "sk_replaced" not in str(event.before) + str(event.after)
 
-    response = client_a.post(url, {"action": "test"}, follow=True)
+    response = post_action(client_a, url, {"action": "test"}, follow=True)
     assert "Connection test: healthy" in response.content.decode()
 
 

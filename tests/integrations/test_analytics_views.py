@@ -10,7 +10,8 @@ import pytest
 from django.test import Client
 
 from integrations.models import Membership
-from integrations.services import analytics
+from integrations.reports.costs import comparison_csv_rows
+from integrations.services.costs.comparison import cost_comparison
 from tests.factories import (
     SECRET_API_KEY,
     make_integration,
@@ -123,8 +124,8 @@ def test_csv_export_is_the_monthly_table(organization, tenants):
     assert total["cost_on:whatsapp:Cheap B"] == cents(30 * D("0.002"))
     assert total["cost_on:whatsapp:Meta WhatsApp Cloud API (catalog)"] == cents(10 * D("0.0618"))
     assert "Globex" not in response.content.decode()
-    comparison = analytics.cost_comparison(organization=organization, channel="whatsapp", months=3)
-    assert rows == analytics.comparison_csv_rows([comparison])
+    comparison = cost_comparison(organization=organization, channel="whatsapp", months=3)
+    assert rows == comparison_csv_rows([comparison])
 
 
 def test_csv_cells_cannot_become_spreadsheet_formulas(organization):

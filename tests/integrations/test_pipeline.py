@@ -18,7 +18,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from integrations.models import Message
-from integrations.services.delivery import send_message
+from integrations.services.delivery.intake import send_message
 from integrations.services.switching import switch_primary
 from providers import sandbox
 from tests.factories import make_integration

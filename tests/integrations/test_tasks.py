@@ -8,7 +8,8 @@ from django.conf import settings
 from django.core.cache import cache
 
 from integrations import tasks
-from integrations.services.dispatch import DeliveryDeferred
+from integrations.services import health
+from integrations.services.delivery.dispatch import DeliveryDeferred
 from tests.factories import make_integration
 
 
@@ -32,12 +33,12 @@ def test_every_beat_entry_names_a_registered_task():
 @pytest.mark.django_db
 def test_a_health_run_is_skipped_while_another_holds_the_lock(organization):
     integration = make_integration(organization=organization)
-    cache.set(tasks.HEALTH_RUN_LOCK, "1", timeout=60)
+    cache.set(health.HEALTH_RUN_LOCK, "1", timeout=60)
     assert tasks.run_health_checks() == 0
     integration.refresh_from_db()
     assert integration.health_checked_at is None
-    cache.delete(tasks.HEALTH_RUN_LOCK)
+    cache.delete(health.HEALTH_RUN_LOCK)
     assert tasks.run_health_checks() == 1
     integration.refresh_from_db()
     assert integration.health_checked_at is not None
-    assert cache.get(tasks.HEALTH_RUN_LOCK) is None
+    assert cache.get(health.HEALTH_RUN_LOCK) is None

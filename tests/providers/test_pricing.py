@@ -8,13 +8,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from providers.catalog import CATALOG, catalog_for_channel
 from providers.pricing import (
-    CATALOG,
     UNIT_MINUTE,
     PriceModel,
     Tier,
     break_even,
-    catalog_for_channel,
     display_money,
     display_unit_price,
     normalise_mix,

@@ -35,7 +35,8 @@ def discover_api_endpoints() -> set[tuple[str, str]]:
     def walk(patterns, prefix: str, namespace: str | None):
         for pattern in patterns:
             if isinstance(pattern, URLResolver):
-                ns = pattern.namespace or namespace
+                # Nested namespaces join: api:analytics:costs.
+                ns = ":".join(filter(None, (namespace, pattern.namespace))) or None
                 walk(pattern.url_patterns, prefix + str(pattern.pattern), ns)
             elif isinstance(pattern, URLPattern):
                 route = prefix + str(pattern.pattern)
@@ -130,8 +131,8 @@ CASES: dict[tuple[str, str], Case] = {
         "foreign", body=lambda b: {"provider_type": "whatsapp", "new_provider_id": str(b.whatsapp_fallback.pk)}
     ),
     # Cost analytics (integrations/api/analytics.py): read-only figures of the caller's organization.
-    ("analytics:costs", "GET"): Case("scoped"),
-    ("analytics:estimate", "POST"): Case("scoped", body=lambda b: {"channel": "whatsapp", "monthly_volume": "1000"}),
+    ("api:analytics:costs", "GET"): Case("scoped"),
+    ("api:analytics:estimate", "POST"): Case("scoped", body=lambda b: {"channel": "whatsapp", "monthly_volume": "1000"}),
 }
 
 ENDPOINTS = sorted(discover_api_endpoints())

@@ -10,7 +10,7 @@ from integrations.models import Membership, Message
 from .test_isolation import CASES, ENDPOINTS, MUTATING, call, snapshot
 
 # Writes every member may make: the token exchange, and the cost calculator (a POST that changes nothing).
-OPEN_TO_EVERY_ROLE = {("api:auth-token", "POST"), ("analytics:estimate", "POST")}
+OPEN_TO_EVERY_ROLE = {("api:auth-token", "POST"), ("api:analytics:estimate", "POST")}
 WRITES = [endpoint for endpoint in ENDPOINTS if endpoint[1] in MUTATING and endpoint not in OPEN_TO_EVERY_ROLE]
 READS = [endpoint for endpoint in ENDPOINTS if endpoint[1] == "GET" and CASES[endpoint].kind != "public"]
 

@@ -7,8 +7,12 @@ from decimal import ROUND_HALF_UP, Decimal
 import pytest
 
 from integrations.models import Message
-from integrations.services import analytics
-from providers.pricing import CATALOG, PriceModel, Tier
+from integrations.reports.costs import comparison_as_json, comparison_csv_rows, estimate_as_json
+from integrations.services.costs.comparison import cost_comparison, month_summary
+from integrations.services.costs.estimate import cost_estimate
+from integrations.services.costs.options import integration_price_model
+from providers.catalog import CATALOG
+from providers.pricing import PriceModel, Tier
 from tests.factories import make_integration
 from tests.integrations.analytics_fixtures import (
     NOW,
@@ -101,8 +105,8 @@ def independent_figures(organization, rows, models: dict, months: list[tuple[int
 
 def test_every_comparison_figure_matches_an_independent_recomputation(organization, whatsapp):
     a, b = whatsapp["a"], whatsapp["b"]
-    comparison = analytics.cost_comparison(organization=organization, channel="whatsapp", months=3, now=NOW)
-    data = analytics.comparison_as_json(comparison)
+    comparison = cost_comparison(organization=organization, channel="whatsapp", months=3, now=NOW)
+    data = comparison_as_json(comparison)
 
     model_a = OfficialWhatsApp.pricing
     model_b = UnofficialWhatsApp.pricing.with_overrides({"pricing": {"unit_price": "0.001"}})
@@ -152,7 +156,7 @@ def test_every_comparison_figure_matches_an_independent_recomputation(organizati
 
 def test_usage_per_integration_counts_success_rate_and_latency(organization, whatsapp):
     a, b = whatsapp["a"], whatsapp["b"]
-    comparison = analytics.cost_comparison(organization=organization, channel="whatsapp", months=3, now=NOW)
+    comparison = cost_comparison(organization=organization, channel="whatsapp", months=3, now=NOW)
     april = {u.key: u for u in comparison.months[0].usage.values()}
     usage_a = april[str(a.pk)]
     assert usage_a.units == 6  # 3 sent + 2 delivered + 1 read; failed, queued and inbound do not bill
@@ -174,7 +178,7 @@ def test_override_beats_catalog_and_provider_price_beats_both(organization):
         message(organization, b, when=at(6, 2), cost=D("0.0071"), cost_source="provider"),
         message(organization, b, when=at(6, 3), cost=D("0.004"), cost_source="catalog"),  # price at send time
     ])
-    comparison = analytics.cost_comparison(organization=organization, channel="whatsapp", months=1, now=NOW)
+    comparison = cost_comparison(organization=organization, channel="whatsapp", months=1, now=NOW)
     usage = comparison.total.usage[str(b.pk)]
     assert usage.actual_cost == D("0.003") + D("0.0071") + D("0.004")
     assert comparison.total.option_costs[str(b.pk)] == 3 * D("0.003")  # the override, not 0.002
@@ -194,7 +198,7 @@ def test_calls_are_billed_per_call_in_each_providers_increments(organization):
         call(organization, six, when=at(4), status="failed"),
         call(organization, minute, when=at(4), duration=45),
     ])
-    comparison = analytics.cost_comparison(organization=organization, channel="voip", months=3, now=NOW)
+    comparison = cost_comparison(organization=organization, channel="voip", months=3, now=NOW)
     april = comparison.months[0]
     usage_six = april.usage[str(six.pk)]
     assert usage_six.units == D(48 + 66 + 12) / 60  # billed minutes on its own 6-second model
@@ -206,14 +210,14 @@ def test_calls_are_billed_per_call_in_each_providers_increments(organization):
     assert april.option_costs[str(minute.pk)] == D(60 + 120 + 60 + 60) / 60 * D("0.013")
     assert april.option_costs["catalog:telnyx"] == D(174) / 60 * D("0.01")
     assert april.option_costs["catalog:twilio_voice"] == D(300) / 60 * D("0.013")
-    data = analytics.comparison_as_json(comparison)
+    data = comparison_as_json(comparison)
     assert data["monthly"][0]["units"] == "3.10"  # 2.1 + 1.0 billed minutes
     assert data["total"]["cheapest"]["key"] == "catalog:telnyx"
 
 
 def test_recommendations_follow_the_data_and_the_configured_bars(organization, whatsapp):
     a, b = whatsapp["a"], whatsapp["b"]
-    comparison = analytics.cost_comparison(
+    comparison = cost_comparison(
         organization=organization, channel="whatsapp", months=3, now=NOW,
         rule_overrides={"RELIABILITY_BAR": "0.8", "MIN_ATTEMPTS": 5, "UNOFFICIAL_SHARE": "0.3"},
     )
@@ -251,19 +255,19 @@ def test_recommendations_follow_the_data_and_the_configured_bars(organization, w
         assert point.figures["cheaper_above"] == str(a.pk)
 
     # With a stricter bar nobody qualifies, and the page says so instead of recommending.
-    strict = analytics.cost_comparison(organization=organization, channel="whatsapp", months=3, now=NOW,
+    strict = cost_comparison(organization=organization, channel="whatsapp", months=3, now=NOW,
                                        rule_overrides={"RELIABILITY_BAR": "0.9", "MIN_ATTEMPTS": 5})
     (none,) = [r for r in strict.recommendations if r.kind == "cheapest_reliable"]
     assert none.title.startswith("No configured provider")
     # The default unofficial bar (25 %) flags B too; a 50 % bar does not.
-    lenient = analytics.cost_comparison(organization=organization, channel="whatsapp", months=3, now=NOW,
+    lenient = cost_comparison(organization=organization, channel="whatsapp", months=3, now=NOW,
                                         rule_overrides={"UNOFFICIAL_SHARE": "0.5"})
     assert not [r for r in lenient.recommendations if r.kind == "unofficial_traffic"]
 
 
 def test_estimate_is_sorted_with_break_evens_against_the_cheapest(organization):
     make_integration(organization=organization, provider_name="test_wa_official", display_name="Official A")
-    lines = analytics.cost_estimate(organization=organization, channel="whatsapp", monthly_volume=1000,
+    lines = cost_estimate(organization=organization, channel="whatsapp", monthly_volume=1000,
                                     mix={"marketing": 50, "service": 50})
     costs = [line.cost for line in lines]
     assert costs == sorted(costs)
@@ -274,12 +278,12 @@ def test_estimate_is_sorted_with_break_evens_against_the_cheapest(organization):
     official = next(line for line in lines if line.option.source == "configured")
     assert official.cost == D("5") + 500 * D("0.05") + 500 * D("0.01")
     assert lines[0].option.key == "catalog:whatsapp_web"
-    data = analytics.estimate_as_json(lines, channel="whatsapp", monthly_volume=D(1000))
+    data = estimate_as_json(lines, channel="whatsapp", monthly_volume=D(1000))
     assert [r["cost"] for r in data["results"]][:1] == ["0.00"]
 
 
 def test_estimate_of_calls_uses_each_providers_increments(organization):
-    lines = analytics.cost_estimate(organization=organization, channel="voip", monthly_volume=90,
+    lines = cost_estimate(organization=organization, channel="voip", monthly_volume=90,
                                     average_call_seconds=45)
     by_key = {line.option.key: line.cost for line in lines}
     # 90 minutes of 45-second calls: 120 calls, billed 48 s each on Telnyx, 60 s on Twilio.
@@ -290,7 +294,7 @@ def test_estimate_of_calls_uses_each_providers_increments(organization):
 
 
 def test_month_summary_and_headline(organization, whatsapp):
-    summary = analytics.month_summary(organization=organization, now=at(5, 20))
+    summary = month_summary(organization=organization, now=at(5, 20))
     assert summary["month"] == "2026-05"
     assert summary["messages"] == 6
     assert summary["actual_cost"] == D("0.06") + D("5") + D("0.004") + D("0.0339")
@@ -300,26 +304,26 @@ def test_month_summary_and_headline(organization, whatsapp):
 
 
 def test_unit_price_labels():
-    assert analytics.unit_price_label(UnofficialWhatsApp) == "$0.002/message"
-    assert analytics.unit_price_label(OfficialWhatsApp) == "$0.01–0.05/message + $5.00/month"
+    assert UnofficialWhatsApp.pricing.label() == "$0.002/message"
+    assert OfficialWhatsApp.pricing.label() == "$0.01–0.05/message + $5.00/month"
     from tests.integrations.analytics_fixtures import SixSecondVoip
 
-    assert analytics.unit_price_label(SixSecondVoip) == "$0.01/min (6-second billing) + $2.00/month"
+    assert SixSecondVoip.pricing.label() == "$0.01/min (6-second billing) + $2.00/month"
     tiered = type("Tiered", (), {"pricing": PriceModel(unit_price=D("9"), tiers=(Tier(1000, D("0.05")), Tier(None, D("0.03"))))})
-    assert analytics.unit_price_label(tiered) == "$0.03–0.05/message"  # the tiers, not the unused base price
+    assert tiered.pricing.label() == "$0.03–0.05/message"  # the tiers, not the unused base price
     free = type("Free", (), {"pricing": CATALOG["whatsapp_web"]})
-    assert analytics.unit_price_label(free) == "Free"
+    assert free.pricing.label() == "Free"
 
 
 def test_unit_price_label_applies_an_integrations_override(organization):
     b = make_integration(organization=organization, provider_name="test_wa_unofficial", display_name="B",
                          config={"pricing": {"unit_price": "0.0045"}})
-    assert analytics.unit_price_label(UnofficialWhatsApp, b) == "$0.0045/message"
+    assert integration_price_model(b).label() == "$0.0045/message"
 
 
 def test_csv_rows_hold_the_monthly_table(organization, whatsapp):
-    comparison = analytics.cost_comparison(organization=organization, channel="whatsapp", months=3, now=NOW)
-    rows = analytics.comparison_csv_rows([comparison])
+    comparison = cost_comparison(organization=organization, channel="whatsapp", months=3, now=NOW)
+    rows = comparison_csv_rows([comparison])
     header, *body = rows
     assert header[:5] == ["month", "channel", "unit", "units", "actual_cost"]
     assert [row[0] for row in body] == ["2026-04", "2026-05", "2026-06", "total"]
@@ -331,8 +335,8 @@ def test_csv_rows_hold_the_monthly_table(organization, whatsapp):
 
 
 def test_another_organizations_rows_never_count(organization, other_organization, whatsapp):
-    comparison = analytics.cost_comparison(organization=other_organization, channel="whatsapp", months=3, now=NOW)
+    comparison = cost_comparison(organization=other_organization, channel="whatsapp", months=3, now=NOW)
     assert comparison.total.actual_total == D("9") + OfficialWhatsApp.pricing.monthly_fee
     assert {o.label for o in comparison.options if o.source == "configured"} == {"Foreign"}
-    mine = analytics.cost_comparison(organization=organization, channel="whatsapp", months=3, now=NOW)
+    mine = cost_comparison(organization=organization, channel="whatsapp", months=3, now=NOW)
     assert all(u.label != "Foreign" for u in mine.total.usage.values())

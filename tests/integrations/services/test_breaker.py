@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from audit.models import AuditEvent
 from integrations.models import Message, OrganizationIntegration
-from integrations.services import breaker, dispatch
+from integrations.services.delivery import breaker, dispatch
 from tests.factories import make_integration, make_membership, make_user
 
 TO = "+5491155550000"

@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import connection
 
 from integrations.models import Call, Message
-from integrations.services.delivery import place_call, send_message
+from integrations.services.delivery.intake import place_call, send_message
 
 TO = "+5491155550000"
 

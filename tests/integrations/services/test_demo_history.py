@@ -6,9 +6,9 @@ import datetime as dt
 
 from django.utils import timezone
 
+from integrations.demo import REFERENCE, SWITCH_AFTER, seed_demo_history
 from integrations.models import Call, Message
-from integrations.services import analytics
-from integrations.services.demo_history import REFERENCE, SWITCH_AFTER, seed_demo_history
+from integrations.services.costs.comparison import cost_comparison
 from tests.factories import make_integration
 
 NOW = timezone.make_aware(dt.datetime(2026, 6, 20, 12, 0))
@@ -30,14 +30,14 @@ def test_history_tells_the_story_and_is_written_once(organization, other_organiz
     assert line == f"Demo history: {messages.count()} messages and {calls.count()} calls over 6 months."
     assert messages.count() > 12_000 and calls.count() > 500
 
-    comparison = analytics.cost_comparison(organization=organization, channel="whatsapp", months=6, now=NOW)
+    comparison = cost_comparison(organization=organization, channel="whatsapp", months=6, now=NOW)
     carriers = [set(w.usage) for w in comparison.months]
     assert carriers[:SWITCH_AFTER] == [{str(backup_wa.pk)}] * SWITCH_AFTER
     assert carriers[SWITCH_AFTER:] == [{str(primary_wa.pk)}] * (6 - SWITCH_AFTER)
     # After the switch the organization pays less than the dearest provider would have cost.
     assert comparison.total.savings > 0
     assert all(w.savings > 0 for w in comparison.months[SWITCH_AFTER:])
-    voip = analytics.cost_comparison(organization=organization, channel="voip", months=6, now=NOW)
+    voip = cost_comparison(organization=organization, channel="voip", months=6, now=NOW)
     assert set(voip.months[0].usage) == {str(backup_voip.pk)} and set(voip.months[-1].usage) == {str(primary_voip.pk)}
     assert voip.total.savings > 0
 

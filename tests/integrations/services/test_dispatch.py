@@ -14,7 +14,7 @@ from django.core import mail
 from django.utils import timezone
 
 from integrations.models import Call, Message
-from integrations.services import dispatch
+from integrations.services.delivery import dispatch, sweeper
 from integrations.services.switching import switch_primary
 from providers import sandbox
 from tests.factories import make_integration, make_membership, make_user
@@ -221,11 +221,13 @@ def test_a_call_is_placed_through_the_voip_route(organization, fast_settings):
 
 
 @pytest.mark.django_db
-def test_the_sweeper_requeues_expired_leases_and_forgotten_rows_once(organization, fast_settings, monkeypatch):
+def test_the_sweeper_requeues_expired_leases_and_forgotten_rows_once(
+    organization, fast_settings, monkeypatch, django_capture_on_commit_callbacks
+):
     from celery import current_app
 
     published = []
-    monkeypatch.setattr(current_app, "send_task", lambda name, args=None, **kw: published.append(args[0]))
+    monkeypatch.setattr(current_app, "send_task", lambda name, args=None, kwargs=None, **kw: published.append(args[0]))
     now = timezone.now()
     expired = queued_message(organization, status=Message.Status.SENDING, lease_expires_at=now - timedelta(seconds=5))
     forgotten = queued_message(organization, created_at=now - timedelta(hours=1))
@@ -233,11 +235,13 @@ def test_the_sweeper_requeues_expired_leases_and_forgotten_rows_once(organizatio
     queued_message(organization, status=Message.Status.SENDING, lease_expires_at=now + timedelta(minutes=1))
     queued_message(organization, status=Message.Status.SENT)
 
-    assert dispatch.sweep_stalled(now=now) == {"message": 2, "call": 0}
+    with django_capture_on_commit_callbacks(execute=True):
+        assert sweeper.sweep_stalled(now=now) == {"message": 2, "call": 0}
     assert sorted(published) == sorted([str(expired.pk), str(forgotten.pk)])
     # The forgotten row got a new horizon; the expired lease stays expired so a claim can take it.
     published.clear()
-    assert dispatch.sweep_stalled(now=now) == {"message": 1, "call": 0}
+    with django_capture_on_commit_callbacks(execute=True):
+        assert sweeper.sweep_stalled(now=now) == {"message": 1, "call": 0}
     assert published == [str(expired.pk)]
 
 

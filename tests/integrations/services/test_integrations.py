@@ -2,8 +2,8 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from audit.models import AuditEvent
+from integrations.errors import OperationRefused
 from integrations.models import OrganizationIntegration
-from integrations.services.errors import OperationRefused
 from integrations.services.integrations import (
     integration_create,
     integration_deactivate,
@@ -130,4 +130,7 @@ def test_every_write_is_audited_without_secrets(organization):
     integration_update(integration=integration, config={"sender": "+14155550100"}, actor="system:test")
     for event in AuditEvent.objects.all():
         assert SECRET_API_KEY not in repr(event.before) + repr(event.after) + event.reason
-    assert set(AuditEvent.objects.values_list("action", flat=True)) == {"integration.created", "integration.updated"}
+    # The first active integration of the channel became its primary: a switch, audited as one.
+    assert set(AuditEvent.objects.values_list("action", flat=True)) == {
+        "integration.created", "integration.updated", "provider.promoted"
+    }

@@ -10,9 +10,22 @@ from django.utils import timezone
 
 from audit.models import AuditEvent
 from config.celery import app as celery_app
+from integrations.errors import OperationRefused
 from integrations.models import OrganizationIntegration, ProviderMigration
-from integrations.services import migration as svc
-from integrations.services.errors import OperationRefused
+from integrations.selectors.migrations import migration_success_rate
+from integrations.services.migration.execution import (
+    migration_execute,
+    migration_rollback,
+    rollback_available,
+)
+from integrations.services.migration.wizard import (
+    migration_begin_execute,
+    migration_cancel,
+    migration_configure,
+    migration_send_test_message,
+    migration_start,
+    migration_test,
+)
 from integrations.services.routing import resolve
 from tests.factories import make_integration, make_membership, make_user
 
@@ -34,13 +47,13 @@ def source(organization):
 
 
 def _configured(organization, admin_user, *, config=None):
-    migration = svc.migration_start(
+    migration = migration_start(
         organization=organization,
         channel="whatsapp",
         provider_name="sandbox_whatsapp",
         actor=admin_user,
     )
-    return svc.migration_configure(
+    return migration_configure(
         migration=migration,
         actor=admin_user,
         display_name="Sandbox B",
@@ -51,7 +64,7 @@ def _configured(organization, admin_user, *, config=None):
 
 def _tested(organization, admin_user):
     migration = _configured(organization, admin_user)
-    health = svc.migration_test(migration=migration, actor=admin_user)
+    health = migration_test(migration=migration, actor=admin_user)
     assert health.ok
     migration.refresh_from_db()
     assert migration.state == State.TESTED
@@ -60,8 +73,8 @@ def _tested(organization, admin_user):
 
 def test_happy_path_switches_primary_and_logs_every_step(organization, source, admin_user):
     migration = _tested(organization, admin_user)
-    svc.migration_begin_execute(migration=migration, actor=admin_user)
-    done = svc.migration_execute(migration_id=migration.pk)
+    migration_begin_execute(migration=migration, actor=admin_user)
+    done = migration_execute(migration_id=migration.pk)
 
     assert done.state == State.COMPLETED
     assert done.progress == 100
@@ -109,14 +122,14 @@ def test_happy_path_switches_primary_and_logs_every_step(organization, source, a
 def test_second_open_migration_is_refused_and_the_database_forbids_it(
     organization, source, admin_user
 ):
-    svc.migration_start(
+    migration_start(
         organization=organization,
         channel="whatsapp",
         provider_name="sandbox_whatsapp",
         actor=admin_user,
     )
     with pytest.raises(OperationRefused) as refused:
-        svc.migration_start(
+        migration_start(
             organization=organization,
             channel="whatsapp",
             provider_name="sandbox_whatsapp",
@@ -129,7 +142,7 @@ def test_second_open_migration_is_refused_and_the_database_forbids_it(
             organization=organization, channel="whatsapp", state=State.TESTED
         )
     # Another channel is independent.
-    other = svc.migration_start(
+    other = migration_start(
         organization=organization, channel="voip", provider_name="sandbox_voip", actor=admin_user
     )
     assert other.state == State.DRAFT
@@ -139,13 +152,13 @@ def test_failed_test_keeps_the_migration_configured_and_execution_refused(
     organization, source, admin_user
 ):
     migration = _configured(organization, admin_user, config={"health": "down"})
-    health = svc.migration_test(migration=migration, actor=admin_user)
+    health = migration_test(migration=migration, actor=admin_user)
     assert not health.ok
     migration.refresh_from_db()
     assert migration.state == State.CONFIGURED
     assert "Connection test failed: down" in migration.error
     with pytest.raises(OperationRefused) as refused:
-        svc.migration_begin_execute(migration=migration, actor=admin_user)
+        migration_begin_execute(migration=migration, actor=admin_user)
     assert refused.value.code == "not_tested"
     assert (
         AuditEvent.objects.for_org(organization)
@@ -156,12 +169,12 @@ def test_failed_test_keeps_the_migration_configured_and_execution_refused(
 
 def test_rollback_after_completion_switches_back(organization, source, admin_user):
     migration = _tested(organization, admin_user)
-    svc.migration_begin_execute(migration=migration, actor=admin_user)
-    svc.migration_execute(migration_id=migration.pk)
+    migration_begin_execute(migration=migration, actor=admin_user)
+    migration_execute(migration_id=migration.pk)
     migration.refresh_from_db()
-    assert svc.rollback_available(migration)
+    assert rollback_available(migration)
 
-    rolled = svc.migration_rollback(
+    rolled = migration_rollback(
         migration=migration, actor=admin_user, reason="customers complain"
     )
     assert rolled.state == State.ROLLED_BACK
@@ -175,20 +188,20 @@ def test_rollback_after_completion_switches_back(organization, source, admin_use
         .exists()
     )
     with pytest.raises(OperationRefused):
-        svc.migration_rollback(migration=rolled, actor=admin_user)
+        migration_rollback(migration=rolled, actor=admin_user)
 
 
 def test_rollback_window_closes(organization, source, admin_user, settings):
     settings.PROVIDER_MIGRATION_ROLLBACK_SECONDS = 60
     migration = _tested(organization, admin_user)
-    svc.migration_begin_execute(migration=migration, actor=admin_user)
-    svc.migration_execute(migration_id=migration.pk)
+    migration_begin_execute(migration=migration, actor=admin_user)
+    migration_execute(migration_id=migration.pk)
     ProviderMigration.objects.filter(pk=migration.pk).update(
         finished_at=timezone.now() - timedelta(minutes=5)
     )
     migration.refresh_from_db()
     with pytest.raises(OperationRefused) as refused:
-        svc.migration_rollback(migration=migration, actor=admin_user)
+        migration_rollback(migration=migration, actor=admin_user)
     assert refused.value.code == "rollback_unavailable"
 
 
@@ -201,8 +214,8 @@ def test_target_going_down_before_execution_fails_without_switching(
     OrganizationIntegration.objects.filter(pk=target.pk).update(
         config={"label": "b", "health": "down"}
     )
-    svc.migration_begin_execute(migration=migration, actor=admin_user)
-    failed = svc.migration_execute(migration_id=migration.pk)
+    migration_begin_execute(migration=migration, actor=admin_user)
+    failed = migration_execute(migration_id=migration.pk)
     assert failed.state == State.FAILED
     assert failed.progress == 40  # validated and set up; the health check is what failed
     assert failed.log[-1]["step"] == "verify_health" and failed.log[-1]["outcome"] == "failed"
@@ -223,9 +236,9 @@ def test_target_going_down_before_execution_fails_without_switching(
 
 def test_rollback_while_executing_stops_the_task(organization, source, admin_user):
     migration = _tested(organization, admin_user)
-    svc.migration_begin_execute(migration=migration, actor=admin_user)
-    svc.migration_rollback(migration=migration, actor=admin_user)
-    after = svc.migration_execute(migration_id=migration.pk)
+    migration_begin_execute(migration=migration, actor=admin_user)
+    migration_rollback(migration=migration, actor=admin_user)
+    after = migration_execute(migration_id=migration.pk)
     assert after.state == State.ROLLED_BACK
     source.refresh_from_db()
     assert source.is_primary
@@ -233,8 +246,8 @@ def test_rollback_while_executing_stops_the_task(organization, source, admin_use
 
 def test_cancel_frees_the_channel(organization, source, admin_user):
     migration = _configured(organization, admin_user)
-    svc.migration_cancel(migration=migration, actor=admin_user)
-    again = svc.migration_start(
+    migration_cancel(migration=migration, actor=admin_user)
+    again = migration_start(
         organization=organization,
         channel="whatsapp",
         provider_name="sandbox_whatsapp",
@@ -249,17 +262,17 @@ def test_reusing_an_existing_integration(organization, source, admin_user):
         display_name="Spare",
         status=OrganizationIntegration.Status.PENDING,
     )
-    migration = svc.migration_start(
+    migration = migration_start(
         organization=organization,
         channel="whatsapp",
         provider_name="sandbox_whatsapp",
         actor=admin_user,
     )
-    configured = svc.migration_configure(
+    configured = migration_configure(
         migration=migration, actor=admin_user, existing_integration_id=spare.pk
     )
     assert configured.target_id == spare.pk and configured.state == State.CONFIGURED
-    svc.migration_test(migration=configured, actor=admin_user)
+    migration_test(migration=configured, actor=admin_user)
     spare.refresh_from_db()
     assert spare.status == OrganizationIntegration.Status.ACTIVE  # a passing test activates it
 
@@ -268,7 +281,7 @@ def test_flag_off_refuses_migrations(organization, source, admin_user, settings)
     migration = _tested(organization, admin_user)
     settings.PROVIDER_MANAGEMENT_ENABLED = False
     with pytest.raises(OperationRefused) as refused:
-        svc.migration_start(
+        migration_start(
             organization=organization,
             channel="voip",
             provider_name="sandbox_voip",
@@ -276,17 +289,17 @@ def test_flag_off_refuses_migrations(organization, source, admin_user, settings)
         )
     assert refused.value.code == "management_disabled"
     with pytest.raises(OperationRefused):
-        svc.migration_begin_execute(migration=migration, actor=admin_user)
+        migration_begin_execute(migration=migration, actor=admin_user)
 
 
 def test_task_runs_the_execution(organization, source, admin_user):
-    from integrations.tasks_migration import execute_provider_migration
+    from integrations.tasks import execute_provider_migration
 
     migration = _tested(organization, admin_user)
     previous = celery_app.conf.task_always_eager
     celery_app.conf.task_always_eager = True
     try:
-        svc.migration_begin_execute(migration=migration, actor=admin_user)
+        migration_begin_execute(migration=migration, actor=admin_user)
     finally:
         celery_app.conf.task_always_eager = previous
     migration.refresh_from_db()
@@ -312,7 +325,7 @@ def test_success_rate_counts_finished_migrations_of_90_days(organization):
             state=state,
             finished_at=now - timedelta(days=age),
         )
-    rate = svc.migration_success_rate(organization=organization)
+    rate = migration_success_rate(organization=organization)
     assert rate["total"] == 4 and rate["completed"] == 2 and rate["rate"] == 50.0
 
 
@@ -320,11 +333,11 @@ def test_test_message_goes_straight_through_the_target(organization, source, adm
     from providers import sandbox
 
     migration = _tested(organization, admin_user)
-    message_id = svc.migration_send_test_message(migration=migration, to="+5491100000000", actor=admin_user)
+    message_id = migration_send_test_message(migration=migration, to="+5491100000000", actor=admin_user)
     assert [(sent["label"], sent["to"], sent["provider_id"]) for sent in sandbox.outbox] == [
         ("b", "+5491100000000", message_id)
     ]
     migration.refresh_from_db()
     assert migration.log[-1]["step"] == "test_message" and migration.log[-1]["outcome"] == "ok"
     with pytest.raises(ValidationError):
-        svc.migration_send_test_message(migration=migration, to=" ", actor=admin_user)
+        migration_send_test_message(migration=migration, to=" ", actor=admin_user)

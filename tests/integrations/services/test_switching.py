@@ -5,9 +5,9 @@ import pytest
 from django.utils import timezone
 
 from audit.models import AuditEvent
+from integrations.errors import SwitchRefused
 from integrations.models import OrganizationIntegration
 from integrations.services import switching
-from integrations.services.errors import SwitchRefused
 from integrations.services.switching import switch_primary
 from tests.factories import make_integration, make_user
 
