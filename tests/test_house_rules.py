@@ -169,12 +169,18 @@ def test_the_writer_detector_sees_every_kind_of_write():
     assert is_primary_writes(ast.parse(PLANTED_READS)) == []
 
 
-def test_only_switch_primary_writes_is_primary():
-    writers = {}
+def findings(detector) -> dict[str, list[int]]:
+    """Source file → the lines ``detector`` flags in it."""
+    found = {}
     for path in source_files():
-        lines = is_primary_writes(ast.parse(path.read_text(), filename=str(path)))
+        lines = detector(ast.parse(path.read_text(), filename=str(path)))
         if lines:
-            writers[relative(path)] = lines
+            found[relative(path)] = lines
+    return found
+
+
+def test_only_switch_primary_writes_is_primary():
+    writers = findings(is_primary_writes)
     assert set(writers) <= {"integrations/services/switching.py"}, writers
     switching = ast.parse((ROOT / "integrations/services/switching.py").read_text())
     inside = {
@@ -206,11 +212,7 @@ def test_the_task_start_detector_sees_every_kind_of_start():
 
 
 def test_every_task_start_goes_through_enqueue_on_commit():
-    starts = {}
-    for path in source_files():
-        lines = task_starts(ast.parse(path.read_text(), filename=str(path)))
-        if lines:
-            starts[relative(path)] = lines
+    starts = findings(task_starts)
     assert set(starts) == {"integrations/services/queue.py"}, starts
 
 

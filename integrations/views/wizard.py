@@ -45,12 +45,8 @@ def _wizard_url(organization: Organization, channel: str) -> str:
     return reverse("provider_admin:migrate", args=[organization.slug, channel])
 
 
-def _render(request, organization: Organization, channel: str, migration, *, config_form=None) -> HttpResponse:
-    current = primary_integration(organization=organization, channel=channel)
-    step = wizard_step(migration)
-    if request.GET.get("step") == "1" and step in (2, 3, 4):
-        step = 1  # back to choosing the provider; choosing again keeps the same migration
-    context = admin_context(request, f"Migrate {Channel(channel).label} provider — {organization.name}")
+def _migration_context(request, title: str, organization: Organization, channel: str, migration, step: int) -> dict:
+    context = admin_context(request, title)
     context.update(
         {
             "organization": organization,
@@ -59,6 +55,21 @@ def _render(request, organization: Organization, channel: str, migration, *, con
             "migration": migration,
             "step": step,
             "steps": WIZARD_STEPS,
+        }
+    )
+    return context
+
+
+def _render(request, organization: Organization, channel: str, migration, *, config_form=None) -> HttpResponse:
+    current = primary_integration(organization=organization, channel=channel)
+    step = wizard_step(migration)
+    if request.GET.get("step") == "1" and step in (2, 3, 4):
+        step = 1  # back to choosing the provider; choosing again keeps the same migration
+    context = _migration_context(
+        request, f"Migrate {Channel(channel).label} provider — {organization.name}", organization, channel, migration, step
+    )
+    context.update(
+        {
             "current": current,
             "current_card": card(current) if current else None,
             "here": _wizard_url(organization, channel),
@@ -205,15 +216,16 @@ def migration_detail(request: HttpRequest, organization_slug: str, channel: str,
     organization = organization_or_404(request, organization_slug)
     migration = migration_or_404(organization, channel, migration_id)
     current = primary_integration(organization=organization, channel=channel)
-    context = admin_context(request, f"Migration of {migration.get_channel_display()} — {organization.name}")
+    context = _migration_context(
+        request,
+        f"Migration of {migration.get_channel_display()} — {organization.name}",
+        organization,
+        channel,
+        migration,
+        wizard_step(migration),
+    )
     context.update(
         {
-            "organization": organization,
-            "channel": channel,
-            "channel_label": Channel(channel).label,
-            "migration": migration,
-            "step": wizard_step(migration),
-            "steps": WIZARD_STEPS,
             "execution_steps": EXECUTION_STEPS,
             "current_card": card(current) if current else None,
             "rollback_available": execution.rollback_available(migration),

@@ -9,6 +9,8 @@ under a row lock, so a rollback that lands while the task runs stops it at the n
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 from uuid import UUID
 
@@ -39,16 +41,23 @@ class _Stopped(Exception):
     """The migration left ``executing`` (rolled back or failed elsewhere) while the task ran."""
 
 
-def _step(migration_id, *, step: str, progress: int, detail: str, actor: Any) -> ProviderMigration:
+@contextmanager
+def _executing(migration_id) -> Iterator[ProviderMigration]:
+    """The migration, locked, in a transaction; ``_Stopped`` once it is no longer executing (a
+    rollback landed), so no step runs after it."""
     with transaction.atomic():
         current = locked(migration_id)
         if current.state != State.EXECUTING:
             raise _Stopped()
+        yield current
+
+
+def _step(migration_id, *, step: str, progress: int, detail: str, actor: Any, reason: str = "") -> None:
+    with _executing(migration_id) as current:
         current.progress = progress
         log_step(current, step=step, outcome="ok", detail=detail)
         current.save(update_fields=["progress", "log", "updated_at"])
-        audit_migration(current, action=f"step.{step}", actor=actor, reason=detail)
-    return current
+        audit_migration(current, action=f"step.{step}", actor=actor, reason=reason or detail)
 
 
 def _fail(
@@ -137,33 +146,11 @@ def migration_execute(*, migration_id: UUID | str) -> ProviderMigration:
         )
 
         step = "switch_primary"
-        with transaction.atomic():
-            current = locked(migration.pk)
-            if current.state != State.EXECUTING:
-                raise _Stopped()
-            result = switch_primary(
-                organization=organization,
-                channel=channel,
-                target=target,
-                actor=actor,
-                reason=reason,
-            )
+        with _executing(migration.pk):
+            result = switch_primary(organization=organization, channel=channel, target=target, actor=actor, reason=reason)
             switched = result.switched
-            current.progress = 80
-            previous = result.previous.display_name if result.previous else "none"
-            log_step(
-                current,
-                step=step,
-                outcome="ok",
-                detail=f"Primary: '{previous}' → '{target.display_name}'.",
-            )
-            current.save(update_fields=["progress", "log", "updated_at"])
-            audit_migration(
-                current,
-                action=f"step.{step}",
-                actor=actor,
-                reason=f"'{previous}' → '{target.display_name}'",
-            )
+            change = f"'{result.previous.display_name if result.previous else 'none'}' → '{target.display_name}'"
+            _step(migration.pk, step=step, progress=80, detail=f"Primary: {change}.", actor=actor, reason=change)
 
         step = "verify_route"
         route = resolve(organization_id=organization.pk, channel=channel)
@@ -181,16 +168,11 @@ def migration_execute(*, migration_id: UUID | str) -> ProviderMigration:
         )
 
         step = "done"
-        with transaction.atomic():
-            current = locked(migration.pk)
-            if current.state != State.EXECUTING:
-                raise _Stopped()
+        with _executing(migration.pk) as current:
             current.state = State.COMPLETED
             current.progress = 100
             current.finished_at = timezone.now()
-            log_step(
-                current, step=step, outcome="ok", detail=f"'{target.display_name}' is the primary."
-            )
+            log_step(current, step=step, outcome="ok", detail=f"'{target.display_name}' is the primary.")
             current.save()
             audit_migration(current, action="completed", actor=actor)
     except _Stopped:
