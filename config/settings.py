@@ -210,6 +210,10 @@ SWITCHBOARD_PROVIDERS = env.list(
         "providers.voip.telnyx.Telnyx",
     ],
 )
+# Where the server may connect on a tenant's behalf beyond https to public addresses: host names,
+# IPs or CIDR networks (comma-separated), e.g. a self-hosted WhatsApp Web bridge on a private
+# network. Plain http is allowed only to these. Empty by default. (providers/egress.py)
+PROVIDER_EGRESS_ALLOWLIST = env.list("PROVIDER_EGRESS_ALLOWLIST", default=[])
 # Seconds a cached route lives even if no change invalidates it (a safety net, not the
 # mechanism: every change bumps the route version).
 ROUTE_CACHE_TTL = env.int("ROUTE_CACHE_TTL", default=300)

@@ -20,15 +20,25 @@ setup / teardown   setup / teardown           optional, default does nothing
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import time
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any, ClassVar
+from urllib.parse import quote
 
 from django.core.exceptions import ValidationError
 
-from providers.config import ConfigField, check_kind
-from providers.errors import ProviderConfigurationError, ProviderError, ProviderRejected
+from providers.config import COMMON_FIELDS, ConfigField, validate_settings
+from providers.deadlines import deadline
+from providers.errors import (
+    ProviderConfigurationError,
+    ProviderError,
+    ProviderRejected,
+    ProviderUnavailable,
+    bounded_text,
+)
 from providers.pricing import PriceModel
 from providers.values import (
     CallResult,
@@ -44,6 +54,8 @@ from providers.values import (
     WebhookResponse,
 )
 
+logger = logging.getLogger(__name__)
+
 
 class Provider:
     """Base of every provider. Subclass one of the channel bases below, not this one."""
@@ -57,6 +69,8 @@ class Provider:
     config_fields: ClassVar[tuple[ConfigField, ...]] = ()
     pricing: ClassVar[PriceModel]
     features: ClassVar[frozenset[str]] = frozenset()
+    # In-process simulations (the sandbox): registered only where the operator enables them.
+    simulated: ClassVar[bool] = False
     # The operations the registry requires a concrete class to implement.
     required_operations: ClassVar[tuple[str, ...]] = ("check_health", "parse_webhook", "verify_webhook")
 
@@ -86,33 +100,43 @@ class Provider:
     def setting_field_names(cls) -> tuple[str, ...]:
         return tuple(f.name for f in cls.config_fields if not f.secret)
 
+    @classmethod
+    def destination_field_names(cls) -> tuple[str, ...]:
+        """Fields that decide where requests, and so the credentials, are sent (a base URL):
+        a change to one of them must come with every secret again."""
+        return tuple(f.name for f in cls.config_fields if f.destination)
+
+    @classmethod
+    def all_config_fields(cls) -> tuple[ConfigField, ...]:
+        """The provider's fields, then the settings every integration may carry
+        (``providers.config.COMMON_FIELDS``) that the provider does not declare itself."""
+        own = {f.name for f in cls.config_fields}
+        return cls.config_fields + tuple(f for f in COMMON_FIELDS if f.name not in own)
+
     # ----- configuration
 
     @classmethod
     def validate_config(
         cls, config: Mapping[str, Any], credentials: Mapping[str, Any] | None = None
     ) -> None:
-        """Check configuration without touching the network.
+        """Check configuration without touching the network: the one validator every face uses.
 
-        Raises ``ValidationError`` with a dict of field name → messages, every error at once.
-        Subclasses add provider-specific checks in ``clean_config``.
+        Raises ``ValidationError`` with a dict of field name → messages, every error at once:
+        what ``providers.config.validate_settings`` finds from the fields (unknown or
+        secret-looking keys, kinds, bounds, sizes, price overrides), then the subclass's
+        cross-field checks in ``clean_config`` on the values that passed.
         """
-        credentials = credentials or {}
-        errors: dict[str, list[str]] = {}
-        for config_field in cls.config_fields:
-            source = credentials if config_field.secret else config
-            value = source.get(config_field.name)
-            if value in (None, ""):
-                if config_field.required:
-                    errors.setdefault(config_field.name, []).append(
-                        f"{config_field.label} is required."
-                    )
-                continue
-            message = check_kind(config_field, value)
-            if message:
-                errors.setdefault(config_field.name, []).append(message)
-        for name, message in cls.clean_config(config, credentials).items():
-            errors.setdefault(name, []).append(message)
+        credentials = {} if credentials is None else credentials
+        errors = validate_settings(cls.all_config_fields(), config, credentials, price_model=cls.pricing)
+        if isinstance(config, Mapping) and isinstance(credentials, Mapping) and not {"config", "credentials"} & set(errors):
+            passed = {key: value for key, value in config.items() if key not in errors}
+            try:
+                extra = cls.clean_config(passed, credentials)
+            except Exception:  # a check that trips over a value must refuse it, not crash
+                logger.exception("%s.clean_config raised", cls.__name__)
+                extra = {"config": "This configuration could not be checked."}
+            for name, message in extra.items():
+                errors.setdefault(name, []).append(message)
         if errors:
             raise ValidationError(errors)
 
@@ -140,8 +164,17 @@ class Provider:
         """Remove every credential value from a text meant for logs, errors or users."""
         for value in list(self.credentials.values()) + [self.webhook_secret]:
             if isinstance(value, str) and len(value) >= 4:
-                text = text.replace(value, "••••")
+                text = text.replace(value, "••••").replace(quote(value, safe=""), "••••")
         return text
+
+    def _unreadable(self, exc: Exception) -> ProviderUnavailable:
+        """An adapter step that raised something other than a ``ProviderError``: most often an
+        answer of a shape the adapter did not expect. Logged with its traceback (it may be our
+        bug); the caller sees a provider outage with a bounded message, as for malformed JSON."""
+        logger.warning("%s raised %s", type(self).__name__, type(exc).__name__, exc_info=True)
+        return ProviderUnavailable(
+            f"{self.display_name}: the answer could not be read ({type(exc).__name__}).", code="malformed_response"
+        )
 
     def _scrubbed(self, exc: ProviderError) -> ProviderError:
         exc.message = self.scrub(exc.message)
@@ -150,25 +183,37 @@ class Provider:
 
     # ----- operations
 
+    def operation_budget(self) -> float | None:
+        """Seconds one public operation may take in all; None leaves it to the adapter."""
+        return None
+
+    def _within_budget(self):
+        budget = self.operation_budget()
+        return deadline(budget) if budget is not None else contextlib.nullcontext()
+
     def test_connection(self) -> ProviderHealth:
-        """Call the provider's cheapest read endpoint and report health. Never raises."""
+        """Call the provider's cheapest read endpoint and report health. Never raises: any
+        exception (an answer of an unexpected shape included) is a "down" health whose detail
+        is bounded and scrubbed, so one integration's failure is only its own."""
         started = time.perf_counter()
         try:
-            health = self.check_health()
+            with self._within_budget():
+                health = self.check_health()
         except ProviderError as exc:
+            return ProviderHealth(status=HealthStatus.DOWN, latency_ms=_elapsed_ms(started), detail=self.scrub(str(exc)))
+        except Exception as exc:
+            logger.warning("%s health check raised %s", self.name, type(exc).__name__, exc_info=True)
             return ProviderHealth(
                 status=HealthStatus.DOWN,
                 latency_ms=_elapsed_ms(started),
-                detail=self.scrub(str(exc)),
+                detail=f"The health check failed: the provider's answer could not be read ({type(exc).__name__}).",
             )
-        if health.latency_ms is None:
-            health = ProviderHealth(
-                status=health.status,
-                latency_ms=_elapsed_ms(started),
-                detail=health.detail,
-                extra=health.extra,
-            )
-        return health
+        return ProviderHealth(
+            status=health.status,
+            latency_ms=_elapsed_ms(started) if health.latency_ms is None else health.latency_ms,
+            detail=self.scrub(bounded_text(health.detail)),
+            extra=health.extra,
+        )
 
     def check_health(self) -> ProviderHealth:
         raise NotImplementedError(f"{type(self).__name__} must implement check_health()")
@@ -211,9 +256,12 @@ class WhatsAppProvider(Provider):
         self.check_message(message)
         started = time.perf_counter()
         try:
-            result = self.deliver_message(message)
+            with self._within_budget():
+                result = self.deliver_message(message)
         except ProviderError as exc:
             raise self._scrubbed(exc) from None
+        except Exception as exc:
+            raise self._unreadable(exc) from None
         if result.latency_ms is None:
             result = _with_latency(result, _elapsed_ms(started))
         return result
@@ -245,9 +293,12 @@ class VoipProvider(Provider):
     def place_call(self, call: OutboundCall) -> CallResult:
         started = time.perf_counter()
         try:
-            result = self.dial(call)
+            with self._within_budget():
+                result = self.dial(call)
         except ProviderError as exc:
             raise self._scrubbed(exc) from None
+        except Exception as exc:
+            raise self._unreadable(exc) from None
         if result.latency_ms is None:
             result = _with_latency(result, _elapsed_ms(started))
         return result

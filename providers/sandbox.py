@@ -1,8 +1,9 @@
 """In-process providers for demos and tests, in the spirit of Django's ``locmem`` mail backend.
 
 They are real providers: they validate config, "send" by recording to ``outbox`` (and, when
-``record_redis_url`` is set, to a Redis list another process can count), fail at a configured
-rate, take a configured latency, and verify webhooks signed with HMAC-SHA256.
+``record_redis_url`` names the server's own Redis, to a Redis list another process can count),
+fail at a configured rate, take a configured latency (at most ten seconds), and verify webhooks
+signed with HMAC-SHA256. They are registered only with ``DEBUG`` or ``SWITCHBOARD_SANDBOX``.
 """
 
 from __future__ import annotations
@@ -21,7 +22,12 @@ from providers import events
 from providers.base import VoipProvider, WhatsAppProvider
 from providers.catalog import CATALOG
 from providers.config import ConfigField
-from providers.errors import ProviderRejected, ProviderUnavailable, WebhookSignatureError
+from providers.errors import (
+    ProviderConfigurationError,
+    ProviderRejected,
+    ProviderUnavailable,
+    WebhookSignatureError,
+)
 from providers.values import (
     ATTACHMENT_KINDS,
     CallResult,
@@ -60,23 +66,35 @@ def sign(secret: str, body: bytes) -> str:
 
 FAILURE_MODES = ("unavailable", "rejected_provider", "rejected_recipient")
 
+MAX_LATENCY_MS = 10_000
+
 SANDBOX_FIELDS = (
     ConfigField("api_key", "API key", secret=True, required=False,
                 help_text="Any value; shown masked, to demonstrate credential handling."),
     ConfigField("sender", "Sender number", kind="phone", required=False,
                 help_text="E.164 number messages appear to come from."),
-    ConfigField("latency_ms", "Simulated latency (ms)", kind="int", required=False, default=0),
-    ConfigField("failure_rate", "Failure rate (0 to 1)", kind="float", required=False, default=0),
+    ConfigField("latency_ms", "Simulated latency (ms)", kind="int", required=False, default=0,
+                min_value=0, max_value=MAX_LATENCY_MS),
+    ConfigField("failure_rate", "Failure rate", kind="float", required=False, default=0,
+                min_value=0, max_value=1, help_text="From 0 (never) to 1 (always)."),
     ConfigField("failure_mode", "How failures fail", kind="choice", required=False,
                 choices=FAILURE_MODES, default="unavailable"),
     ConfigField("health", "Reported health", kind="choice", required=False,
                 choices=tuple(s.value for s in HealthStatus if s != HealthStatus.UNKNOWN),
                 default="healthy"),
-    ConfigField("label", "Recording label", required=False,
+    ConfigField("label", "Recording label", required=False, max_length=100,
                 help_text="Recorded with each send, to tell sandbox integrations apart."),
-    ConfigField("record_redis_url", "Record sends to Redis", required=False,  # checked in clean_config: redis://, not http(s)
-                help_text="redis:// URL; each send is appended to a list other processes can read."),
+    # Only the operator's own Redis (settings.REDIS_URL) is accepted: a tenant never chooses
+    # where a worker connects.
+    ConfigField("record_redis_url", "Record sends to Redis", required=False,
+                help_text="The server's own Redis URL; each send is appended to a list other processes can read."),
 )
+
+
+def _operator_redis_url() -> str:
+    from django.conf import settings
+
+    return str(getattr(settings, "REDIS_URL", "") or "")
 
 
 class SandboxMixin:
@@ -86,6 +104,7 @@ class SandboxMixin:
     stability = Stability.HIGH
     config_fields = SANDBOX_FIELDS
     features = frozenset({"simulated"})
+    simulated = True
 
     config: dict[str, Any]
     credentials: dict[str, Any]
@@ -94,24 +113,16 @@ class SandboxMixin:
 
     @classmethod
     def clean_config(cls, config, credentials):
-        errors = {}
-        rate = config.get("failure_rate")
-        if rate not in (None, ""):
-            try:
-                if not 0 <= float(rate) <= 1:
-                    errors["failure_rate"] = "Failure rate must be between 0 and 1."
-            except (TypeError, ValueError):
-                pass
         url = config.get("record_redis_url")
-        if url and not str(url).startswith(("redis://", "rediss://", "unix://")):
-            errors["record_redis_url"] = "Use a redis:// URL."
-        return errors
+        if url and str(url) != _operator_redis_url():
+            return {"record_redis_url": "Only the server's own Redis can record sandbox sends."}
+        return {}
 
     def _simulate(self, operation: str) -> None:
-        latency = int(self.setting("latency_ms", 0) or 0)
+        latency = _bounded(self.setting("latency_ms", 0), 0, MAX_LATENCY_MS)
         if latency > 0:
             time.sleep(latency / 1000)
-        rate = float(self.setting("failure_rate", 0) or 0)
+        rate = _bounded(self.setting("failure_rate", 0), 0, 1)
         if rate > 0 and random.random() < rate:
             mode = self.setting("failure_mode", "unavailable")
             if mode == "rejected_provider":
@@ -157,6 +168,8 @@ class SandboxMixin:
         url = self.setting("record_redis_url")
         if not url:
             return None
+        if str(url) != _operator_redis_url():
+            raise ProviderConfigurationError("Sandbox sends can be recorded only to the server's own Redis.")
         client = _redis_clients.get(url)
         if client is None:
             import redis
@@ -217,6 +230,15 @@ class SandboxMixin:
                 )
             )
         return parsed
+
+
+def _bounded(value: Any, low: float, high: float) -> float:
+    """A stored number held inside its bounds (rows saved before validation bounded them)."""
+    try:
+        number = float(value or 0)
+    except (TypeError, ValueError, OverflowError):
+        return low
+    return min(max(number, low), high) if number == number else low
 
 
 class SandboxWhatsApp(SandboxMixin, WhatsAppProvider):

@@ -140,7 +140,8 @@ class WhatsAppWebBridge(HttpAdapterMixin, WhatsAppProvider):
     http_label = "WhatsApp Web bridge"
 
     config_fields = (
-        ConfigField("base_url", "Bridge URL", kind="url", help_text="Where your WAHA bridge listens, e.g. http://waha:3000."),
+        ConfigField("base_url", "Bridge URL", kind="url", destination=True,
+                    help_text="Where your WAHA bridge listens, e.g. http://waha:3000."),
         ConfigField("api", "Bridge API", kind="choice", required=False, choices=(API_WAHA, API_EVOLUTION), default=API_WAHA,
                     help_text="WAHA (signed webhooks) or Evolution API (webhooks carry a token)."),
         ConfigField("session", "Session name", required=False, default="default",

@@ -291,3 +291,40 @@ class HttpProviderContract(ProviderContract):
             texts += [str(caught.value), repr(caught.value)]
         texts += [record.getMessage() for record in caplog.records]
         self.assert_no_secret(*texts)
+
+    # ----- hostile configuration and answers (the tenant and the network are untrusted)
+
+    def test_validate_config_refuses_a_base_url_the_egress_guard_refuses(self, settings):
+        settings.PROVIDER_EGRESS_ALLOWLIST = ["bridge.internal"]
+        for url in ("http://169.254.169.254/latest/meta-data", "https://10.0.0.8", "http://api.example.com"):
+            with pytest.raises(ValidationError) as caught:
+                self.provider_class.validate_config({**self.valid_config(), "base_url": url}, self.secrets)
+            assert set(caught.value.message_dict) == {"base_url"}, url
+
+    def test_validate_config_refuses_secrets_and_unknown_keys_in_config(self):
+        with pytest.raises(ValidationError) as caught:
+            self.provider_class.validate_config({**self.valid_config(), **self.secrets, "surprise": 1}, self.secrets)
+        assert set(caught.value.message_dict) == set(self.secrets) | {"surprise"}
+
+    def test_an_operation_never_reaches_an_internal_address(self, server):
+        adapter = self.make_adapter(server.url.replace("127.0.0.1", "127.0.0.2"))
+        with pytest.raises(ProviderRejected) as caught:
+            self.perform(adapter)
+        assert caught.value.code == "egress_refused" and caught.value.fail_over
+        assert adapter.test_connection().status == HealthStatus.DOWN
+        assert server.requests == []
+
+    @pytest.mark.parametrize("answer", [[1, 2, 3], "text", None, 0])
+    def test_an_answer_of_any_shape_is_an_error_or_a_health_never_an_exception(self, server, adapter, answer):
+        server.route(*self.health, Reply(json=answer))
+        server.route(*self.operation, Reply(json=answer))
+        assert adapter.test_connection().status in (HealthStatus.DOWN, HealthStatus.DEGRADED, HealthStatus.HEALTHY)
+        with pytest.raises(ProviderError) as caught:
+            self.perform(adapter)
+        assert caught.value.code == "malformed_response"
+
+    def test_an_error_message_is_bounded(self, server, adapter):
+        server.queue(Reply(status=400, json=self.echo_error_body("z" * 20_000)))
+        with pytest.raises(ProviderError) as caught:
+            self.perform(adapter)
+        assert len(str(caught.value)) <= 320

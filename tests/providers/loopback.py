@@ -66,7 +66,10 @@ class LoopbackServer:
         *,
         authorize: Callable[[Recorded], bool] | None = None,
         unauthorized: Reply | None = None,
+        host: str = HOST,
+        port: int = 0,
     ):
+        self.host, self.port = host, port
         self.authorize = authorize
         self.unauthorized = unauthorized or Reply(status=401, json={"error": "unauthorized"})
         self.routes: dict[tuple[str, str], RouteAnswer] = {}
@@ -95,7 +98,7 @@ class LoopbackServer:
     @property
     def url(self) -> str:
         assert self._httpd is not None, "start() the server first"
-        return f"http://{HOST}:{self._httpd.server_address[1]}"
+        return f"http://{self.host}:{self._httpd.server_address[1]}"
 
     def start(self) -> LoopbackServer:
         server = self
@@ -135,9 +138,9 @@ class LoopbackServer:
 
             do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _handle
 
-        self._httpd = ThreadingHTTPServer((HOST, 0), Handler)
+        self._httpd = ThreadingHTTPServer((self.host, self.port), Handler)
         self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="loopback", daemon=True)
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="loopback", daemon=True)
         self._thread.start()
         return self
 
