@@ -9,21 +9,21 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | sha1sum
 # The embedded default: SQLite, local-memory cache, eager Celery, sandbox providers.
 RUN_ENV := DEBUG=true DATABASE_URL=sqlite:///db.sqlite3 REDIS_URL= CELERY_TASK_ALWAYS_EAGER=true
 
-# Tests: real PostgreSQL and Redis, defaulting to this machine. The egress allowlist names the one
-# address the loopback provider servers listen on (tests prove that everything else, 127.0.0.2
-# and ::1 included, is refused).
+# Tests: real PostgreSQL and Redis, defaulting to this machine. The sandbox providers are on, and
+# the egress allowlist names the one address the loopback provider servers listen on (tests
+# prove that everything else, 127.0.0.2 and ::1 included, is refused).
 DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/switchboard
 REDIS_URL ?= redis://127.0.0.1:6379/0
 TEST_ENV := DEBUG=false SECRET_KEY=test-secret-key FIELD_ENCRYPTION_KEY=test-encryption-salt \
 	DATABASE_URL=$(DATABASE_URL) REDIS_URL=$(REDIS_URL) ALLOWED_HOSTS=testserver,127.0.0.1,localhost \
-	PROVIDER_EGRESS_ALLOWLIST=127.0.0.1
+	SWITCHBOARD_SANDBOX=true PROVIDER_EGRESS_ALLOWLIST=127.0.0.1
 
 # The benchmark: its own database and Redis db, so it never touches test or demo data.
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/switchboard_bench
 BENCH_REDIS_URL ?= redis://127.0.0.1:6379/2
 BENCH_ENV := DEBUG=false SECRET_KEY=bench-secret-key FIELD_ENCRYPTION_KEY=bench-encryption-salt \
 	DATABASE_URL=$(BENCH_DATABASE_URL) REDIS_URL=$(BENCH_REDIS_URL) ALLOWED_HOSTS=127.0.0.1 CONN_MAX_AGE=60 \
-	PROVIDER_EGRESS_ALLOWLIST=127.0.0.1
+	SWITCHBOARD_SANDBOX=true PROVIDER_EGRESS_ALLOWLIST=127.0.0.1
 
 .PHONY: run test install services-check lint benchmark clean
 

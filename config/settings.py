@@ -210,6 +210,8 @@ SWITCHBOARD_PROVIDERS = env.list(
         "providers.voip.telnyx.Telnyx",
     ],
 )
+# Simulated providers (the sandbox) are registered only with DEBUG or SWITCHBOARD_SANDBOX=true.
+SWITCHBOARD_SANDBOX = DEBUG or env.bool("SWITCHBOARD_SANDBOX", default=False)
 # Where the server may connect on a tenant's behalf beyond https to public addresses: host names,
 # IPs or CIDR networks (comma-separated), e.g. a self-hosted WhatsApp Web bridge on a private
 # network. Plain http is allowed only to these. Empty by default. (providers/egress.py)

@@ -4,6 +4,10 @@ Built from ``settings.SWITCHBOARD_PROVIDERS`` (dotted paths) plus every entry po
 group ``switchboard.providers``. A class is checked against the interface when it is
 registered; a class that misses an operation is refused with a message naming it. A plugin
 that fails to import is logged and skipped so the others still load.
+
+Simulated providers (the sandbox) are loaded only where the operator enables them
+(``settings.SWITCHBOARD_SANDBOX``, on with ``DEBUG``): in production a tenant cannot pick a
+provider that sends nothing and sleeps on a worker.
 """
 
 from __future__ import annotations
@@ -79,13 +83,27 @@ class ProviderRegistry:
     def choices(self, channel: str | Channel | None = None) -> list[tuple[str, str]]:
         return [(cls.name, cls.display_name) for cls in self.all(channel)]
 
-    def load(self, dotted_paths: list[str] | tuple[str, ...], *, group: str = ENTRY_POINT_GROUP) -> None:
-        """Register the built-ins, then every plugin found in the entry-point group."""
+    def load(
+        self,
+        dotted_paths: list[str] | tuple[str, ...],
+        *,
+        group: str = ENTRY_POINT_GROUP,
+        allow_simulated: bool = False,
+    ) -> None:
+        """Register the built-ins, then every plugin found in the entry-point group; simulated
+        providers only with ``allow_simulated``."""
         for path in dotted_paths:
-            self.register(import_string(path))
+            provider_class = import_string(path)
+            if getattr(provider_class, "simulated", False) and not allow_simulated:
+                logger.debug("Not registering %s: simulated providers are off (SWITCHBOARD_SANDBOX).", path)
+                continue
+            self.register(provider_class)
         for entry_point in entry_points(group=group):
             try:
                 provider_class = entry_point.load()
+                if getattr(provider_class, "simulated", False) and not allow_simulated:
+                    logger.info("Not registering plugin %r: simulated providers are off.", entry_point.name)
+                    continue
                 self.register(provider_class)
             except Exception:
                 logger.exception(
@@ -108,7 +126,10 @@ def get_registry() -> ProviderRegistry:
                 from django.conf import settings
 
                 registry = ProviderRegistry()
-                registry.load(settings.SWITCHBOARD_PROVIDERS)
+                registry.load(
+                    settings.SWITCHBOARD_PROVIDERS,
+                    allow_simulated=bool(getattr(settings, "SWITCHBOARD_SANDBOX", False)),
+                )
                 _registry = registry
     return _registry
 

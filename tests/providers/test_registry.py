@@ -87,6 +87,11 @@ def plugin_distribution(tmp_path, monkeypatch):
             class AcmeWhatsApp(SandboxWhatsApp):
                 name = "acme_whatsapp"
                 display_name = "Acme WhatsApp"
+                simulated = False
+
+            class AcmeSimulator(SandboxWhatsApp):
+                name = "acme_simulator"
+                display_name = "Acme simulator"
             """
         )
     )
@@ -96,6 +101,7 @@ def plugin_distribution(tmp_path, monkeypatch):
     (dist / "entry_points.txt").write_text(
         "[switchboard.providers]\n"
         "acme_whatsapp = acme_plugin:AcmeWhatsApp\n"
+        "acme_simulator = acme_plugin:AcmeSimulator\n"
         "broken = acme_plugin_missing_module:Nothing\n"
     )
     monkeypatch.syspath_prepend(str(tmp_path))
@@ -106,10 +112,36 @@ def plugin_distribution(tmp_path, monkeypatch):
 def test_entry_point_plugins_load_and_broken_ones_are_skipped(plugin_distribution, caplog):
     registry = ProviderRegistry()
     with caplog.at_level(logging.ERROR, logger="providers.registry"):
-        registry.load(["providers.sandbox.SandboxWhatsApp"])
+        registry.load(["providers.sandbox.SandboxWhatsApp"], allow_simulated=True)
     assert registry.get("acme_whatsapp").display_name == "Acme WhatsApp"
+    assert registry.get("acme_simulator").display_name == "Acme simulator"
     assert registry.get("sandbox_whatsapp") is SandboxWhatsApp
     assert any("Skipping provider plugin 'broken'" in r.getMessage() for r in caplog.records)
+
+
+def test_simulated_providers_are_not_registered_unless_enabled(plugin_distribution):
+    registry = ProviderRegistry()
+    registry.load(["providers.sandbox.SandboxWhatsApp", "providers.voip.telnyx.Telnyx"])
+    assert "sandbox_whatsapp" not in registry and "acme_simulator" not in registry
+    assert "telnyx" in registry and "acme_whatsapp" in registry
+
+
+@pytest.mark.parametrize(("debug", "sandbox", "expected"), [(False, False, False), (False, True, True), (True, False, True)])
+def test_the_sandbox_exists_only_with_debug_or_switchboard_sandbox(debug, sandbox, expected):
+    """The settings module itself, loaded in a fresh interpreter with only these variables."""
+    import os
+    import subprocess
+
+    env = {key: value for key, value in os.environ.items() if key not in ("DEBUG", "SWITCHBOARD_SANDBOX")}
+    env.update(DEBUG=str(debug).lower(), SWITCHBOARD_SANDBOX=str(sandbox).lower(), SECRET_KEY="x")
+    code = (
+        "import django; django.setup(); from django.conf import settings; "
+        "from providers.registry import get_registry; "
+        "print(settings.SWITCHBOARD_SANDBOX, 'sandbox_whatsapp' in get_registry(), 'meta_cloud' in get_registry())"
+    )
+    out = subprocess.run([sys.executable, "-c", code], env={**env, "DJANGO_SETTINGS_MODULE": "config.settings"},
+                         capture_output=True, text=True, timeout=60, check=True).stdout.split()
+    assert out == [str(expected), str(expected), "True"]
 
 
 def test_sandbox_sends_and_records():
