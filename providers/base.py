@@ -6,16 +6,19 @@ the database: adapters get everything handed in by the caller.
 
 Subclasses fill in small steps; the base class owns the public operations:
 
-=================  =========================  ==========================================
-public operation   step a subclass provides   what the base adds
-=================  =========================  ==========================================
-send_message       deliver_message            attachment checks, timing, error scrubbing
-place_call         dial                       timing, error scrubbing
-test_connection    check_health               timing, turning errors into a "down" health
-verify_webhook     verify_webhook             (called directly)
-parse_webhook      parse_webhook              (called directly)
-setup / teardown   setup / teardown           optional, default does nothing
-=================  =========================  ==========================================
+====================  ======================  =============================================
+public operation      step a subclass writes  what the base adds
+====================  ======================  =============================================
+send_message          deliver_message         attachment checks, time budget, timing, errors
+                                              scrubbed, an unreadable answer an outage
+place_call            dial                    the same
+test_connection       check_health            time budget, timing, any error a "down" health
+authenticate_webhook  verify_webhook          an odd request is a refusal, never a crash
+webhook_events        parse_webhook           an unreadable body is "malformed"; every field
+                                              bounded to its column (providers.inbound)
+answer_handshake      handshake               an odd request is a refusal
+setup / teardown      setup / teardown        optional, default does nothing
+====================  ======================  =============================================
 """
 
 from __future__ import annotations
@@ -37,8 +40,10 @@ from providers.errors import (
     ProviderError,
     ProviderRejected,
     ProviderUnavailable,
+    WebhookSignatureError,
     bounded_text,
 )
+from providers.inbound import clean_events
 from providers.pricing import PriceModel
 from providers.values import (
     CallResult,
@@ -234,6 +239,40 @@ class Provider:
     def handshake(self, request: WebhookRequest) -> WebhookResponse | None:
         """Answer a provider's GET verification handshake; None means "not supported"."""
         return None
+
+    # ----- webhooks as the webhook endpoint calls them: anything odd is a refusal, never a crash
+
+    def authenticate_webhook(self, request: WebhookRequest) -> None:
+        """``verify_webhook``; a request it trips over (a header of an unexpected form, a
+        timestamp of 400 digits) is refused like a bad signature."""
+        try:
+            self.verify_webhook(request)
+        except WebhookSignatureError:
+            raise
+        except Exception as exc:
+            logger.info("%s webhook verification raised %s", self.name, type(exc).__name__, exc_info=True)
+            raise WebhookSignatureError(f"{self.display_name} webhook could not be verified.") from None
+
+    def answer_handshake(self, request: WebhookRequest) -> WebhookResponse | None:
+        try:
+            return self.handshake(request)
+        except WebhookSignatureError:
+            raise
+        except Exception as exc:
+            logger.info("%s webhook handshake raised %s", self.name, type(exc).__name__, exc_info=True)
+            raise WebhookSignatureError(f"{self.display_name} verification handshake could not be read.") from None
+
+    def webhook_events(self, request: WebhookRequest) -> list[InboundEvent]:
+        """``parse_webhook``, then every event made safe to store (``providers.inbound``). A body
+        the parser cannot read, whatever it raises, is ``ProviderRejected`` (code "malformed")."""
+        try:
+            parsed = self.parse_webhook(request)
+        except ProviderError as exc:
+            raise self._scrubbed(exc) from None
+        except Exception as exc:
+            logger.info("%s webhook parser raised %s", self.name, type(exc).__name__, exc_info=True)
+            raise ProviderRejected(f"{self.display_name} webhook body could not be read.", code="malformed") from None
+        return clean_events(parsed, provider=self.display_name)
 
     def lookup_sent(self, client_reference: str) -> str | None:
         """The provider's id of a message or call already sent with this client reference.

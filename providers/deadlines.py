@@ -89,7 +89,8 @@ class _Watchdog:
     def arm(self, operation: Operation) -> None:
         with self._condition:
             heapq.heappush(self._heap, (operation.deadline, next(self._counter), operation))
-            self._condition.notify()
+            if self._heap[0][2] is operation:  # only an earlier deadline changes the wait
+                self._condition.notify()
 
     def _run(self) -> None:
         while True:
