@@ -25,7 +25,7 @@ BENCH_ENV := DEBUG=false SECRET_KEY=bench-secret-key FIELD_ENCRYPTION_KEY=bench-
 	DATABASE_URL=$(BENCH_DATABASE_URL) REDIS_URL=$(BENCH_REDIS_URL) ALLOWED_HOSTS=127.0.0.1 CONN_MAX_AGE=60 \
 	SWITCHBOARD_SANDBOX=true PROVIDER_EGRESS_ALLOWLIST=127.0.0.1
 
-.PHONY: run test install services-check lint benchmark clean
+.PHONY: run test install services browser lint benchmark clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -40,17 +40,23 @@ run: install
 	$(RUN_ENV) $(BIN)/python manage.py seed_demo
 	$(RUN_ENV) $(BIN)/python manage.py runserver 127.0.0.1:8000
 
-services-check: install
+# PostgreSQL and Redis on this machine are started when they do not answer; elsewhere, told how.
+services: install
 	@DATABASE_URL=$(DATABASE_URL) REDIS_URL=$(REDIS_URL) $(BIN)/python scripts/check_services.py
 
-test: services-check
+# Debian's Chromium for the browser tests: installed when missing and we are root, else told how.
+browser:
+	@scripts/ensure_chromium.sh
+
+# Everything a fresh machine needs, then the whole suite. CI (.ci/run) is this plus its checks.
+test: services browser
 	$(TEST_ENV) $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 
-benchmark: services-check
+benchmark: services
 	$(BIN)/python scripts/ensure_database.py $(BENCH_DATABASE_URL)
 	$(BENCH_ENV) $(BIN)/python manage.py migrate --noinput -v 0
 	$(BENCH_ENV) $(BIN)/python manage.py benchmark $(BENCH_ARGS)

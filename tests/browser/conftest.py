@@ -1,7 +1,7 @@
 """Browser tests: Playwright for Python driving Debian's Chromium at /usr/bin/chromium.
 
-No browser is ever downloaded: the executable is the system package (``.ci/run`` installs it
-through ``scripts/ci_system_packages.sh`` when missing).
+No browser is ever downloaded: the executable is the system package (``make test`` installs it
+through ``scripts/ensure_chromium.sh`` when missing).
 """
 
 import os
