@@ -21,9 +21,11 @@ COPY . .
 # collectstatic needs settings that import; these values exist only for this build step.
 RUN DEBUG=false SECRET_KEY=build-only FIELD_ENCRYPTION_KEY=build-only \
     python manage.py collectstatic --noinput \
- && chown -R switchboard:switchboard /app
+ && mkdir -p /var/lib/switchboard/metrics \
+ && chown -R switchboard:switchboard /app /var/lib/switchboard
 
 USER switchboard
 EXPOSE 8000
 
-CMD ["gunicorn", "config.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-"]
+# config/gunicorn.py: bind 0.0.0.0:8000, GUNICORN_WORKERS (3), and the metrics directory's lifecycle.
+CMD ["gunicorn", "-c", "config/gunicorn.py", "config.wsgi:application"]

@@ -251,6 +251,20 @@ NOTIFICATION_WEBHOOK_MAX_RETRIES = env.int("NOTIFICATION_WEBHOOK_MAX_RETRIES", d
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="switchboard@localhost")
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend" if DEBUG else "django.core.mail.backends.smtp.EmailBackend")
 
+# ----- Metrics (/metrics, integrations/services/metrics.py)
+# The bearer token Prometheus sends; unset, /metrics answers 404.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+# One series per organization (its slug) on the delivery, switch and failover counters.
+METRICS_ORGANIZATION_LABEL = env.bool("METRICS_ORGANIZATION_LABEL", default=False)
+# Multiprocess mode (gunicorn, Celery): each process tree writes its metrics to files in
+# PROMETHEUS_MULTIPROC_DIR (read by prometheus-client when it is imported), and /metrics merges
+# the files of every directory matching METRICS_COLLECT_DIRS (globs; by default that one).
+PROMETHEUS_MULTIPROC_DIR = env.str("PROMETHEUS_MULTIPROC_DIR", default="")
+METRICS_COLLECT_DIRS = env.list("METRICS_COLLECT_DIRS", default=[PROMETHEUS_MULTIPROC_DIR] if PROMETHEUS_MULTIPROC_DIR else [])
+if PROMETHEUS_MULTIPROC_DIR:
+    # prometheus-client writes there from the first sample on: the directory must exist.
+    Path(PROMETHEUS_MULTIPROC_DIR).mkdir(parents=True, exist_ok=True)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

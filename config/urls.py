@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from integrations.api import probes
+from integrations.views.metrics import metrics_view
 
 urlpatterns = [
     # The app's screens first: the admin's provider pages must come before admin.site.urls.
@@ -10,6 +11,7 @@ urlpatterns = [
     path("api/", include("integrations.api.urls")),
     path("healthz", probes.healthz, name="healthz"),
     path("readyz", probes.readyz, name="readyz"),
+    path("metrics", metrics_view, name="metrics"),
 ]
 
 # JSON 404s under /api/ (the API's error shape); the usual page everywhere else.

@@ -35,7 +35,7 @@ from audit import services as audit
 from audit.models import AuditEvent
 from integrations.errors import SwitchRefused
 from integrations.models import Organization, OrganizationIntegration
-from integrations.services import notifications
+from integrations.services import metrics, notifications
 from integrations.services.delivery import breaker
 from integrations.services.routing import invalidate_route
 from integrations.services.switching import promote_if_first_active, switch_primary
@@ -56,6 +56,7 @@ def integration_test_connection(*, integration: OrganizationIntegration, actor: 
     The provider is called outside any transaction: a slow provider must not hold row locks.
     """
     health = integration.adapter().test_connection()
+    metrics.provider_called(channel=integration.channel, provider=integration.provider_name, operation="health_check", latency_ms=health.latency_ms)
     now = timezone.now()
     with transaction.atomic():
         current = OrganizationIntegration.objects.select_for_update().get(pk=integration.pk)
@@ -266,6 +267,7 @@ def evaluate_failover(*, organization: Organization, channel: str, now: datetime
             except SwitchRefused as exc:
                 logger.warning("Failover to %s refused: %s", target.display_name, exc.message)
                 continue
+            metrics.failed_over(channel=channel, cause="health_checks" if primary_streak >= threshold else "breaker_open", organization=organization)
             notifications.notify(
                 organization=organization, event=notifications.PROVIDER_FAILOVER, summary=reason,
                 data={"channel": channel, "from": str(primary.pk), "to": str(target.pk)},

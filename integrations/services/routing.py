@@ -25,6 +25,7 @@ from django.core.cache import cache
 
 from integrations.models import OrganizationIntegration
 from integrations.selectors.integrations import route_ids
+from integrations.services import metrics
 
 logger = logging.getLogger(__name__)
 
@@ -69,11 +70,13 @@ def resolve(*, organization_id, channel: str) -> Route:
         cached = cache.get_many([rkey, vkey])
     except Exception as exc:  # any cache failure: serve from PostgreSQL
         _warn_cache_down("read", exc)
+        metrics.route_looked_up(result="unavailable")
         return Route(route_ids(organization_id, channel), version=None, from_cache=False)
 
     version = cached.get(vkey)
     entry = cached.get(rkey)
     if version is not None and entry is not None and entry.get("version") == version:
+        metrics.route_looked_up(result="hit")
         return Route(tuple(UUID(i) for i in entry["ids"]), version=version, from_cache=True)
 
     try:
@@ -87,7 +90,9 @@ def resolve(*, organization_id, channel: str) -> Route:
     except Exception as exc:
         _warn_cache_down("write", exc)
         ids = route_ids(organization_id, channel)
+        metrics.route_looked_up(result="unavailable")
         return Route(ids, version=None, from_cache=False)
+    metrics.route_looked_up(result="miss")
     return Route(ids, version=version, from_cache=False)
 
 

@@ -20,6 +20,7 @@ from audit import services as audit
 from audit.models import AuditEvent
 from integrations.errors import SwitchRefused
 from integrations.models import Organization, OrganizationIntegration
+from integrations.services import metrics
 from integrations.services.routing import invalidate_route
 
 
@@ -113,6 +114,7 @@ def switch_primary(
             reason=reason,
         )
         transaction.on_commit(lambda: invalidate_route(organization_id=organization.pk, channel=channel))
+        transaction.on_commit(lambda: metrics.primary_switched(channel=channel, action=action, organization=organization))
     return SwitchResult(previous=previous, current=new, switched=True, switched_at=now, audit_event=event)
 
 

@@ -28,7 +28,7 @@ from django.utils import timezone
 
 from audit import services as audit
 from integrations.models import OrganizationIntegration
-from integrations.services import notifications
+from integrations.services import metrics, notifications
 
 
 class BreakerState(StrEnum):
@@ -90,6 +90,7 @@ def record_failure(*, integration: OrganizationIntegration, detail: str = "", no
     # probe, sends already in flight) keep it open without a new event.
     opened = integration.consecutive_failures == threshold
     if opened:
+        metrics.breaker_changed(integration=integration, state="opened")
         audit.record(
             action="integration.breaker_opened",
             actor="system:delivery",
@@ -134,6 +135,7 @@ def record_success(*, integration: OrganizationIntegration) -> bool:
     integration.consecutive_failures = 0
     integration.breaker_open_until = None
     if changed and was_tripped:
+        metrics.breaker_changed(integration=integration, state="closed")
         audit.record(
             action="integration.breaker_closed",
             actor="system:delivery",

@@ -15,7 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from integrations.models import Call, Message, OrganizationIntegration
-from integrations.services import notifications
+from integrations.services import metrics, notifications
 from providers.errors import ProviderError
 
 logger = logging.getLogger(__name__)
@@ -110,6 +110,7 @@ def record_sent(kind: Kind, row: Any, *, integration, provider_id: str, result, 
     # Our lease is the claim token: if it expired and another worker took the row, we do not
     # overwrite what that worker records.
     updated = kind.model.objects.filter(pk=row.pk, status=kind.sending, lease_expires_at=claimed_lease).update(**fields)
+    metrics.delivery_recorded(kind=kind.model._meta.model_name, row=row, outcome="sent", attempts=attempts, written=updated)
     if not updated:
         logger.error(
             "Lease on %s %s was lost while sending through %s (provider id %s); the row was not updated.",
@@ -143,13 +144,14 @@ def record_failed(kind: Kind, row: Any, *, attempts, reason: str, code: str, cla
                 summary=f"{kind.model.__name__} to {row.to} failed: {reason[:150]}",
                 data={"id": str(row.pk), "reference": row.reference, "error_code": code, "attempts": len(attempts)},
             )
+    metrics.delivery_recorded(kind=kind.model._meta.model_name, row=row, outcome="failed", attempts=attempts, written=updated)
 
 
 def record_deferred(kind: Kind, row: Any, *, attempts, reason: str, code: str, retry_count: int, claimed_lease) -> None:
     now = timezone.now()
     # Re-queue horizon for the sweeper: past the longest backoff, plus a lease of slack.
     horizon = now + timedelta(seconds=settings.DELIVERY_RETRY_BACKOFF_MAX) + lease_duration()
-    kind.model.objects.filter(pk=row.pk, status=kind.sending, lease_expires_at=claimed_lease).update(
+    updated = kind.model.objects.filter(pk=row.pk, status=kind.sending, lease_expires_at=claimed_lease).update(
         status=kind.queued,
         attempts=attempts,
         retry_count=retry_count,
@@ -158,3 +160,4 @@ def record_deferred(kind: Kind, row: Any, *, attempts, reason: str, code: str, r
         lease_expires_at=horizon,
         updated_at=now,
     )
+    metrics.delivery_recorded(kind=kind.model._meta.model_name, row=row, outcome="deferred", attempts=attempts, written=updated)
