@@ -15,6 +15,7 @@ import uuid
 from rest_framework import exceptions
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
+from audit import context
 from integrations.models import Membership, Organization
 
 ORG_HEADER = "X-Org-Id"
@@ -82,6 +83,7 @@ class IsOrganizationMember(BasePermission):
             return False
         organization, role = resolve_organization(request)
         request.organization = organization
+        context.set_scope(organization_id=organization.pk)
         request.organization_role = role
         if request.method in SAFE_METHODS:
             return True

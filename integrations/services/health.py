@@ -31,6 +31,7 @@ from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
+from audit import context
 from audit import services as audit
 from audit.models import AuditEvent
 from integrations.errors import SwitchRefused
@@ -170,6 +171,7 @@ def run_health_checks(*, organization: Organization | None = None, actor: Any = 
         integrations = list(OrganizationIntegration.objects.for_org(org).active().order_by("channel").in_route_order())
         by_channel: dict[str, list[HealthCheckRow]] = {}
         for integration in integrations:
+            context.set_scope(organization_id=org.pk, integration_id=integration.pk)
             previous = integration.health_status
             health = integration_test_connection(integration=integration, actor=actor)
             streak = _update_streak(integration, down=health.status == HealthStatus.DOWN)

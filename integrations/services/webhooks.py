@@ -21,6 +21,7 @@ from uuid import UUID
 from django.db import connection, transaction
 from django.utils import timezone
 
+from audit import context
 from audit import services as audit
 from audit.models import AuditEvent
 from integrations.errors import NotFound
@@ -69,6 +70,7 @@ def webhook_receive(*, integration_id: UUID | str, request: WebhookRequest) -> W
     event ``webhook.rejected`` (never the payload).
     """
     integration = webhook_integration(integration_id=integration_id)
+    context.set_scope(organization_id=integration.organization_id, integration_id=integration.pk)
     try:
         adapter = integration.adapter()
     except UnknownProvider:

@@ -10,6 +10,7 @@ from typing import Any
 from django.contrib import admin
 from django.http import Http404, HttpRequest
 
+from audit import context
 from integrations.errors import NotFound
 from integrations.models import Channel, Organization, OrganizationIntegration, ProviderMigration
 from integrations.selectors.integrations import administered_integration
@@ -30,16 +31,20 @@ def management_required(view: Callable) -> Callable:
 
 def organization_or_404(request: HttpRequest, slug: str) -> Organization:
     try:
-        return administered_organization(user=request.user, slug=slug)
+        organization = administered_organization(user=request.user, slug=slug)
     except NotFound:
         raise Http404("No such organization among the ones you administer.") from None
+    context.set_scope(organization_id=organization.pk)
+    return organization
 
 
 def integration_or_404(request: HttpRequest, integration_id: Any) -> OrganizationIntegration:
     try:
-        return administered_integration(user=request.user, integration_id=integration_id)
+        integration = administered_integration(user=request.user, integration_id=integration_id)
     except NotFound:
         raise Http404("No such integration among your organizations.") from None
+    context.set_scope(organization_id=integration.organization_id, integration_id=integration.pk)
+    return integration
 
 
 def migration_or_404(organization: Organization, channel: str, migration_id: Any) -> ProviderMigration:

@@ -55,6 +55,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from audit import context
 from integrations.models import Channel, OrganizationIntegration
 from integrations.services.delivery import breaker
 from integrations.services.delivery.records import (
@@ -146,6 +147,7 @@ def _outbound(kind: Kind, row: Any) -> OutboundMessage | OutboundCall:
 
 
 def _send(kind: Kind, integration: OrganizationIntegration, outbound: Any):
+    context.set_scope(integration_id=integration.pk)
     adapter = integration.adapter()
     if kind is MESSAGE:
         result = adapter.send_message(outbound)
@@ -183,6 +185,7 @@ def _deliver(kind: Kind, object_id: Any) -> DeliveryOutcome:
     if row is None:
         return DeliveryOutcome(NOT_CLAIMED, str(object_id))
     claimed_lease = row.lease_expires_at
+    context.set_scope(organization_id=row.organization_id)
     attempts: list[dict] = list(row.attempts or [])
     round_number = row.retry_count + 1
 
