@@ -19,6 +19,12 @@ webhook_events        parse_webhook           an unreadable body is "malformed";
 answer_handshake      handshake               an odd request is a refusal
 setup / teardown      setup / teardown        optional, default does nothing
 ====================  ======================  =============================================
+
+``send_message`` also checks templates and interactive messages (declared, well formed, alone).
+Optional operations, each behind a feature name (``providers.features``) the class declares,
+live in ``providers.operations`` (the registry refuses a class that declares a feature without
+its step): ``list_templates`` / ``download_media`` (WhatsApp), ``hangup`` / ``fetch_call`` /
+``continue_call`` (VoIP).
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ from urllib.parse import quote
 
 from django.core.exceptions import ValidationError
 
+from providers import events
 from providers.config import COMMON_FIELDS, ConfigField, validate_settings
 from providers.deadlines import deadline
 from providers.errors import (
@@ -44,6 +51,7 @@ from providers.errors import (
     bounded_text,
 )
 from providers.inbound import clean_events
+from providers.operations import CallOperations, MessagingOperations
 from providers.pricing import PriceModel
 from providers.values import (
     CallResult,
@@ -94,6 +102,15 @@ class Provider:
 
     def __repr__(self) -> str:  # never show credentials, not even in a traceback
         return f"<{type(self).__name__} {self.name}>"
+
+    @classmethod
+    def supports(cls, feature: str) -> bool:
+        return feature in cls.features
+
+    def require(self, feature: str, what: str) -> None:
+        """Refuse an optional operation this provider does not declare: another provider may."""
+        if not self.supports(feature):
+            raise ProviderRejected(f"{self.display_name} cannot {what}.", code=events.ERROR_UNSUPPORTED, fail_over=True)
 
     # ----- description helpers
 
@@ -196,6 +213,19 @@ class Provider:
         budget = self.operation_budget()
         return deadline(budget) if budget is not None else contextlib.nullcontext()
 
+    def timed(self, step: Any, *args: Any, **kwargs: Any) -> tuple[Any, int]:
+        """Run a step within the operation's time budget: (its result, milliseconds). Errors
+        leave scrubbed; an exception that is not a ``ProviderError`` is an unreadable answer."""
+        started = time.perf_counter()
+        try:
+            with self._within_budget():
+                result = step(*args, **kwargs)
+        except ProviderError as exc:
+            raise self._scrubbed(exc) from None
+        except Exception as exc:
+            raise self._unreadable(exc) from None
+        return result, _elapsed_ms(started)
+
     def test_connection(self) -> ProviderHealth:
         """Call the provider's cheapest read endpoint and report health. Never raises: any
         exception (an answer of an unexpected shape included) is a "down" health whose detail
@@ -284,7 +314,7 @@ class Provider:
         return None
 
 
-class WhatsAppProvider(Provider):
+class WhatsAppProvider(MessagingOperations, Provider):
     channel = Channel.WHATSAPP
     required_operations = Provider.required_operations + ("deliver_message",)
     # Attachment kinds this provider can send; an empty set means text only.
@@ -293,19 +323,13 @@ class WhatsAppProvider(Provider):
 
     def send_message(self, message: OutboundMessage) -> SendResult:
         self.check_message(message)
-        started = time.perf_counter()
-        try:
-            with self._within_budget():
-                result = self.deliver_message(message)
-        except ProviderError as exc:
-            raise self._scrubbed(exc) from None
-        except Exception as exc:
-            raise self._unreadable(exc) from None
-        if result.latency_ms is None:
-            result = _with_latency(result, _elapsed_ms(started))
-        return result
+        result, elapsed = self.timed(self.deliver_message, message)
+        return result if result.latency_ms is not None else _with_latency(result, elapsed)
 
     def check_message(self, message: OutboundMessage) -> None:
+        if message.template is not None or message.interactive is not None:
+            self.check_business_message(message)
+            return
         if not message.body and not message.attachments:
             raise ProviderRejected("A message needs a body or an attachment.", code="empty")
         if len(message.body) > self.max_body_length:
@@ -325,22 +349,13 @@ class WhatsAppProvider(Provider):
         raise NotImplementedError(f"{type(self).__name__} must implement deliver_message()")
 
 
-class VoipProvider(Provider):
+class VoipProvider(CallOperations, Provider):
     channel = Channel.VOIP
     required_operations = Provider.required_operations + ("dial",)
 
     def place_call(self, call: OutboundCall) -> CallResult:
-        started = time.perf_counter()
-        try:
-            with self._within_budget():
-                result = self.dial(call)
-        except ProviderError as exc:
-            raise self._scrubbed(exc) from None
-        except Exception as exc:
-            raise self._unreadable(exc) from None
-        if result.latency_ms is None:
-            result = _with_latency(result, _elapsed_ms(started))
-        return result
+        result, elapsed = self.timed(self.dial, call)
+        return result if result.latency_ms is not None else _with_latency(result, elapsed)
 
     def dial(self, call: OutboundCall) -> CallResult:
         raise NotImplementedError(f"{type(self).__name__} must implement dial()")
@@ -352,30 +367,3 @@ def _elapsed_ms(started: float) -> int:
 
 def _with_latency(result: Any, latency_ms: int) -> Any:
     return replace(result, latency_ms=latency_ms)
-
-
-def missing_operations(cls: type[Provider]) -> list[str]:
-    """Operations a concrete provider class still leaves to the base (which only raises)."""
-    missing = []
-    for operation in cls.required_operations:
-        implementation = getattr(cls, operation, None)
-        base_implementations = {
-            getattr(base, operation)
-            for base in (Provider, WhatsAppProvider, VoipProvider)
-            if hasattr(base, operation)
-        }
-        if implementation is None or implementation in base_implementations:
-            missing.append(operation)
-    return missing
-
-
-def check_attributes(cls: type[Provider]) -> list[str]:
-    problems = []
-    for attribute in ("name", "channel", "display_name", "pricing"):
-        if not getattr(cls, attribute, None):
-            problems.append(f"missing class attribute '{attribute}'")
-    if getattr(cls, "channel", None) not in set(Channel):
-        problems.append(f"unknown channel {getattr(cls, 'channel', None)!r}")
-    if not isinstance(getattr(cls, "pricing", None), PriceModel):
-        problems.append("'pricing' must be a providers.pricing.PriceModel")
-    return problems

@@ -18,7 +18,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from providers.errors import ProviderRejected
-from providers.values import Attachment, InboundEvent
+from providers.values import Attachment, InboundEvent, InteractiveReply, Reaction, SystemNotice
 
 MAX_EVENTS = 500
 MAX_RAW_DEPTH = 12
@@ -31,6 +31,9 @@ EARLIEST, LATEST = datetime(2000, 1, 1, tzinfo=UTC), datetime(2200, 1, 1, tzinfo
 LIMITS = {
     "kind": 32, "event_id": 255, "provider_message_id": 255, "status": 32, "from_number": 64,
     "to_number": 64, "body": 65_536, "error_code": 64, "error_message": 2000,
+    # Addresses and references (providers.values.InboundEvent): ids as long as a provider id.
+    "chat_id": 255, "chat_kind": 16, "sender_id": 255, "sender_kind": 16, "provider_status": 64,
+    "related_message_id": 255,
 }
 
 
@@ -117,9 +120,17 @@ def clean_event(event: InboundEvent) -> InboundEvent:
         if isinstance(a, Attachment)
     )
     currency = event.currency if isinstance(event.currency, str) and len(event.currency) == 3 and event.currency.isalpha() else None
+    reply = event.reply if isinstance(event.reply, InteractiveReply) else None
+    reaction = event.reaction if isinstance(event.reaction, Reaction) else None
+    system = event.system if isinstance(event.system, SystemNotice) else None
     return replace(
         event,
         **texts,
+        reply=InteractiveReply(kind=clean_text(reply.kind, 32), id=clean_text(reply.id, 256), title=clean_text(reply.title, 256),
+                               description=clean_text(reply.description, 256)) if reply else None,
+        reaction=Reaction(emoji=clean_text(reaction.emoji, 32)) if reaction else None,
+        system=SystemNotice(type=clean_text(system.type, 64), body=clean_text(system.body, 4096),
+                            new_id=clean_text(system.new_id, 64)) if system else None,
         attachments=attachments,
         duration_seconds=_duration(event.duration_seconds),
         cost=_cost(event.cost),

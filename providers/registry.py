@@ -18,12 +18,52 @@ from importlib.metadata import entry_points
 
 from django.utils.module_loading import import_string
 
-from providers.base import Provider, check_attributes, missing_operations
+from providers import features
+from providers.base import Provider, VoipProvider, WhatsAppProvider
+from providers.pricing import PriceModel
 from providers.values import Channel
 
 logger = logging.getLogger(__name__)
 
 ENTRY_POINT_GROUP = "switchboard.providers"
+
+# The step each optional feature needs; declaring the feature without the step is refused.
+FEATURE_STEPS = {
+    features.TEMPLATE_IMPORT: "fetch_templates",
+    features.MEDIA_DOWNLOAD: "fetch_media",
+    features.HANGUP: "end_call",
+    features.CALL_LOOKUP: "lookup_call",
+}
+
+
+def missing_operations(cls: type[Provider]) -> list[str]:
+    """Operations a concrete provider class still leaves to the base (which only raises):
+    the required ones, and the step of every optional feature it declares."""
+    missing = []
+    declared = [step for feature, step in FEATURE_STEPS.items() if feature in cls.features]
+    for operation in (*cls.required_operations, *declared):
+        implementation = getattr(cls, operation, None)
+        # The bases' own placeholders, wherever they are defined (mixins included).
+        base_implementations = {
+            getattr(base, operation)
+            for base in (Provider, WhatsAppProvider, VoipProvider)
+            if hasattr(base, operation)
+        }
+        if implementation is None or implementation in base_implementations:
+            missing.append(operation)
+    return missing
+
+
+def check_attributes(cls: type[Provider]) -> list[str]:
+    problems = []
+    for attribute in ("name", "channel", "display_name", "pricing"):
+        if not getattr(cls, attribute, None):
+            problems.append(f"missing class attribute '{attribute}'")
+    if getattr(cls, "channel", None) not in set(Channel):
+        problems.append(f"unknown channel {getattr(cls, 'channel', None)!r}")
+    if not isinstance(getattr(cls, "pricing", None), PriceModel):
+        problems.append("'pricing' must be a providers.pricing.PriceModel")
+    return problems
 
 
 class ProviderRegistrationError(TypeError):

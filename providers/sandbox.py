@@ -4,6 +4,9 @@ They are real providers: they validate config, "send" by recording to ``outbox``
 ``record_redis_url`` names the server's own Redis, to a Redis list another process can count),
 fail at a configured rate, take a configured latency (at most ten seconds), and verify webhooks
 signed with HMAC-SHA256. They are registered only with ``DEBUG`` or ``SWITCHBOARD_SANDBOX``.
+
+Every optional operation is implemented (templates recorded with their rendered text, the
+``DEMO_TEMPLATES`` catalog, ``sandbox-media:<name>`` downloads, hang-up) for the demo and tests.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
-from providers import events
+from providers import events, features
 from providers.base import VoipProvider, WhatsAppProvider
 from providers.catalog import CATALOG
 from providers.config import ConfigField
@@ -30,15 +33,25 @@ from providers.errors import (
 )
 from providers.values import (
     ATTACHMENT_KINDS,
+    Attachment,
     CallResult,
+    HangupResult,
     HealthStatus,
     InboundEvent,
+    InteractiveReply,
+    MediaContent,
     OutboundCall,
     OutboundMessage,
     ProviderHealth,
+    ProviderTemplate,
+    Reaction,
     SendResult,
     Stability,
+    SystemNotice,
+    TemplateButton,
+    TemplateStatus,
     WebhookRequest,
+    placeholders,
 )
 
 # Every send of every sandbox instance in this process, oldest first: (provider name, label,
@@ -67,6 +80,7 @@ def sign(secret: str, body: bytes) -> str:
 FAILURE_MODES = ("unavailable", "rejected_provider", "rejected_recipient")
 
 MAX_LATENCY_MS = 10_000
+MAX_MEDIA_BYTES = 10 * 1024 * 1024
 
 SANDBOX_FIELDS = (
     ConfigField("api_key", "API key", secret=True, required=False,
@@ -88,7 +102,21 @@ SANDBOX_FIELDS = (
     # where a worker connects.
     ConfigField("record_redis_url", "Record sends to Redis", required=False,
                 help_text="The server's own Redis URL; each send is appended to a list other processes can read."),
+    ConfigField("template_status", "Reported template approval", kind="choice", required=False,
+                choices=("approved", "pending", "rejected", "paused"), default="approved",
+                help_text="The approval status list_templates reports for the demo templates."),
+    ConfigField("media_size", "Size of downloaded media (bytes)", kind="int", required=False, default=1024,
+                min_value=0, max_value=MAX_MEDIA_BYTES, help_text="How many bytes a sandbox media download returns."),
 )
+
+# The sandbox's template catalog, as list_templates reports it.
+DEMO_TEMPLATES = (
+    ("sbx-tpl-order-update", "order_update", "pt_BR", "utility", "Olá {{1}}, seu pedido {{2}} foi enviado.", ("Rastrear",)),
+    ("sbx-tpl-order-update-en", "order_update", "en_US", "utility", "Hi {{1}}, your order {{2}} has shipped.", ("Track",)),
+    ("sbx-tpl-welcome", "welcome_offer", "en_US", "marketing", "Welcome {{1}}! Use code {{2}} for 10% off.", ()),
+)
+MEDIA_TYPES = {"jpg": "image/jpeg", "png": "image/png", "pdf": "application/pdf", "ogg": "audio/ogg", "mp4": "video/mp4"}
+MEDIA_PREFIX = "sandbox-media:"
 
 
 def _operator_redis_url() -> str:
@@ -190,7 +218,9 @@ class SandboxMixin:
             return entry["provider_id"] if entry and entry["label"] == label else None
         with _outbox_lock:
             for record in outbox:
-                if (record["provider"], record["label"], record.get("client_reference")) == (self.name, label, client_reference):
+                if record.get("client_reference") and (
+                    (record["provider"], record["label"], record["client_reference"]) == (self.name, label, client_reference)
+                ):
                     return record["provider_id"]
         return None
 
@@ -205,31 +235,53 @@ class SandboxMixin:
             raise WebhookSignatureError("Sandbox webhook signature does not match.")
 
     def parse_webhook(self, request: WebhookRequest) -> list[InboundEvent]:
-        """Body: ``{"events": [{"kind": ..., "provider_message_id": ..., "status": ...}]}``."""
+        """Body: ``{"events": [{"kind": ..., "provider_message_id": ..., "status": ...}]}``.
+
+        An event item may also carry ``chat_id``, ``chat_kind``, ``sender_id``,
+        ``sender_kind``, ``provider_status``, ``related_message_id``, ``attachments``
+        (``[{"url", "mime_type", "caption"}]``), ``reply`` (``{"kind", "id", "title"}``),
+        ``reaction`` (``{"emoji"}``) and ``system`` (``{"type", "body", "new_id"}``).
+        """
         try:
             data = json.loads(request.body or b"{}")
         except ValueError:
             raise ProviderRejected("Sandbox webhook body is not JSON.", code="malformed") from None
-        parsed = []
-        for item in data.get("events", []):
-            cost = item.get("cost")
-            parsed.append(
-                InboundEvent(
-                    kind=item.get("kind", events.MESSAGE_STATUS),
-                    event_id=str(item.get("id", "")),
-                    provider_message_id=str(item.get("provider_message_id", "")),
-                    status=str(item.get("status", "")),
-                    from_number=str(item.get("from", "")),
-                    to_number=str(item.get("to", "")),
-                    body=str(item.get("body", "")),
-                    error_code=str(item.get("error_code", "")),
-                    error_message=str(item.get("error_message", "")),
-                    duration_seconds=item.get("duration_seconds"),
-                    cost=None if cost is None else Decimal(str(cost)),
-                    raw=item,
-                )
-            )
-        return parsed
+        if not isinstance(data, dict):
+            raise ProviderRejected("Sandbox webhook body is not a JSON object.", code="malformed")
+        return [_sandbox_event(item) for item in data.get("events", []) if isinstance(item, dict)]
+
+
+def _sandbox_event(item: dict[str, Any]) -> InboundEvent:
+    cost = item.get("cost")
+    reply, reaction, system = item.get("reply"), item.get("reaction"), item.get("system")
+    return InboundEvent(
+        kind=str(item.get("kind", events.MESSAGE_STATUS)),
+        event_id=str(item.get("id", "")),
+        provider_message_id=str(item.get("provider_message_id", "")),
+        status=str(item.get("status", "")),
+        from_number=str(item.get("from", "")),
+        to_number=str(item.get("to", "")),
+        body=str(item.get("body", "")),
+        attachments=tuple(Attachment.from_dict(a) for a in item.get("attachments") or () if isinstance(a, dict)),
+        error_code=str(item.get("error_code", "")),
+        error_message=str(item.get("error_message", "")),
+        duration_seconds=item.get("duration_seconds"),
+        cost=None if cost is None else Decimal(str(cost)),
+        currency=item.get("currency"),
+        raw=item,
+        chat_id=str(item.get("chat_id", "")),
+        chat_kind=str(item.get("chat_kind", "")),
+        sender_id=str(item.get("sender_id", "")),
+        sender_kind=str(item.get("sender_kind", "")),
+        provider_status=str(item.get("provider_status", "")),
+        related_message_id=str(item.get("related_message_id", "")),
+        reply=InteractiveReply(kind=str(reply.get("kind", events.REPLY_BUTTON)), id=str(reply.get("id", "")),
+                               title=str(reply.get("title", "")), description=str(reply.get("description", "")))
+        if isinstance(reply, dict) else None,
+        reaction=Reaction(emoji=str(reaction.get("emoji", ""))) if isinstance(reaction, dict) else None,
+        system=SystemNotice(type=str(system.get("type", "")), body=str(system.get("body", "")), new_id=str(system.get("new_id", "")))
+        if isinstance(system, dict) else None,
+    )
 
 
 def _bounded(value: Any, low: float, high: float) -> float:
@@ -247,19 +299,62 @@ class SandboxWhatsApp(SandboxMixin, WhatsAppProvider):
     description = "In-process WhatsApp provider for demos and tests."
     attachment_kinds = frozenset(ATTACHMENT_KINDS)
     pricing = CATALOG["sandbox_whatsapp"]
+    features = frozenset({
+        features.SIMULATED, features.MEDIA, features.READ_RECEIPTS, features.REACTIONS, features.TEMPLATES,
+        features.TEMPLATE_IMPORT, features.INTERACTIVE, features.MEDIA_DOWNLOAD,
+    })
 
     def deliver_message(self, message: OutboundMessage) -> SendResult:
         self._simulate("send")
-        provider_id = self._record(
-            "message",
-            {
-                "to": message.to,
-                "body": message.body,
-                "attachments": [a.url for a in message.attachments],
-                "client_reference": message.client_reference,
-            },
-        )
+        record: dict[str, Any] = {
+            "to": message.to,
+            "body": message.body,
+            "attachments": [a.url for a in message.attachments],
+            "client_reference": message.client_reference,
+        }
+        if message.template is not None:
+            template = message.template
+            try:
+                rendered = template.rendered_text()
+            except ValueError as exc:
+                raise ProviderRejected(str(exc), code=events.ERROR_TEMPLATE_PARAMETERS) from None
+            record.update(body=rendered, template={
+                "name": template.name, "language": template.language, "variables": dict(template.variables),
+                "category": template.category,
+            })
+        elif message.interactive is not None:
+            interactive = message.interactive
+            record.update(body=interactive.as_text(), interactive={
+                "kind": interactive.kind, "options": [list(option) for option in interactive.options()],
+            })
+        provider_id = self._record("message", record)
         return SendResult(provider_message_id=provider_id, status=events.STATUS_SENT)
+
+    def fetch_templates(self, *, max_pages: int) -> list[ProviderTemplate]:
+        self._simulate("template list")
+        status = TemplateStatus.from_provider(self.setting("template_status", "approved"))
+        return [
+            ProviderTemplate(
+                provider_template_id=template_id, name=name, language=language, status=status, category=category,
+                body=body, variables=placeholders(body),
+                buttons=tuple(TemplateButton(kind="quick_reply", text=text) for text in buttons),
+                rejection_reason="Rejected (simulated)." if status == TemplateStatus.REJECTED else "",
+            )
+            for template_id, name, language, category, body, buttons in DEMO_TEMPLATES
+        ]
+
+    def fetch_media(self, reference: str, *, max_bytes: int) -> MediaContent:
+        if not reference.startswith(MEDIA_PREFIX):
+            raise ProviderRejected("Not a sandbox media reference.", code="invalid_media_reference")
+        self._simulate("media download")
+        name = reference[len(MEDIA_PREFIX):]
+        size = int(_bounded(self.setting("media_size", 1024), 0, MAX_MEDIA_BYTES))
+        if size > max_bytes:
+            raise ProviderRejected(f"The media is {size} bytes; the limit is {max_bytes}.", code=events.ERROR_MEDIA_TOO_LARGE)
+        seed = hashlib.sha256(name.encode()).digest()
+        content = (seed * (size // len(seed) + 1))[:size]
+        return MediaContent(content=content, mime_type=MEDIA_TYPES.get(name.rsplit(".", 1)[-1].lower(), "application/octet-stream"),
+                            filename=name)
 
 
 class SandboxVoip(SandboxMixin, VoipProvider):
@@ -267,14 +362,38 @@ class SandboxVoip(SandboxMixin, VoipProvider):
     display_name = "Sandbox VoIP"
     description = "In-process VoIP provider for demos and tests."
     pricing = CATALOG["sandbox_voip"]
+    features = frozenset({
+        features.SIMULATED, features.CALL_INSTRUCTIONS, features.HANGUP, features.CALL_LOOKUP, features.STATUS_CALLBACKS,
+    })
 
     def dial(self, call: OutboundCall) -> CallResult:
         self._simulate("call")
         provider_id = self._record(
             "call",
-            {"to": call.to, "from": call.from_number, "client_reference": call.client_reference},
+            {"to": call.to, "from": call.from_number, "client_reference": call.client_reference,
+             "twiml": call.twiml, "url": call.url},
         )
         return CallResult(provider_call_id=provider_id, status=events.CALL_INITIATED)
+
+    def _calls(self, provider_call_id: str) -> list[dict[str, Any]]:
+        with _outbox_lock:
+            found = [r for r in outbox if r["provider"] == self.name and provider_call_id in (r["provider_id"], r.get("call_id"))]
+        if not found:
+            raise ProviderRejected("The sandbox placed no such call.", code="call_not_found")
+        return found
+
+    def end_call(self, provider_call_id: str) -> HangupResult:
+        self._simulate("hang-up")
+        records = self._calls(provider_call_id)
+        if any(r["kind"] == "hangup" for r in records):
+            return HangupResult(provider_call_id=provider_call_id, status=events.CALL_COMPLETED, already_ended=True)
+        self._record("hangup", {"call_id": provider_call_id, "client_reference": None})
+        return HangupResult(provider_call_id=provider_call_id, status=events.CALL_COMPLETED)
+
+    def lookup_call(self, provider_call_id: str) -> CallResult:
+        records = self._calls(provider_call_id)
+        ended = any(r["kind"] == "hangup" for r in records)
+        return CallResult(provider_call_id=provider_call_id, status=events.CALL_COMPLETED if ended else events.CALL_INITIATED)
 
 
 __all__ = ["SandboxVoip", "SandboxWhatsApp", "outbox", "reset_outbox", "sign"]

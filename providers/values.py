@@ -13,6 +13,27 @@ from typing import Any
 import phonenumbers
 
 from providers import events
+from providers.content import (
+    HangupResult,
+    InteractiveMessage,
+    InteractiveReply,
+    ListRow,
+    ListSection,
+    MediaContent,
+    ProviderTemplate,
+    Reaction,
+    ReplyButton,
+    SystemNotice,
+    TemplateButton,
+    TemplateButtonValue,
+    TemplateCategory,
+    TemplateHeader,
+    TemplateMapping,
+    TemplateMessage,
+    TemplateStatus,
+    placeholders,
+    render,
+)
 
 
 class Channel(StrEnum):
@@ -60,6 +81,9 @@ class Attachment:
 
 @dataclass(frozen=True)
 class OutboundMessage:
+    """One message to send: free text (``body``, ``attachments``), or a ``template``, or an
+    ``interactive`` message (then ``body`` is ignored: the template or message carries it)."""
+
     to: str
     body: str = ""
     attachments: tuple[Attachment, ...] = ()
@@ -67,10 +91,15 @@ class OutboundMessage:
     # Our own message id; providers that accept a client reference get it for tracing.
     client_reference: str | None = None
     status_callback_url: str | None = None
+    template: TemplateMessage | None = None
+    interactive: InteractiveMessage | None = None
 
 
 @dataclass(frozen=True)
 class OutboundCall:
+    """A call to place. Instructions are TwiML (``twiml``) or a URL that serves TwiML
+    (``url``); adapters without TwiML translate what they can (see each adapter)."""
+
     to: str
     from_number: str | None = None
     twiml: str | None = None
@@ -91,12 +120,17 @@ class SendResult:
 
 @dataclass(frozen=True)
 class CallResult:
+    """A placed call (``place_call``) or a call as the provider reports it (``fetch_call``).
+    ``cost``/``currency`` only when the provider states a price; ``duration_seconds`` once
+    the call ended."""
+
     provider_call_id: str
     status: str = events.CALL_INITIATED
     cost: Decimal | None = None
     currency: str | None = None
     latency_ms: int | None = None
     raw: Mapping[str, Any] = field(default_factory=dict)
+    duration_seconds: int | None = None
 
 
 @dataclass(frozen=True)
@@ -132,7 +166,16 @@ class WebhookRequest:
 
 @dataclass(frozen=True)
 class InboundEvent:
-    """A normalized event parsed from a webhook; ``kind`` is one of ``providers.events``."""
+    """A normalized event parsed from a webhook; ``kind`` is one of ``providers.events``.
+
+    Addresses: ``from_number`` / ``to_number`` are phone numbers in E.164 and are empty when
+    the provider gave none (a group, a ``…@lid`` sender without its phone). ``chat_id`` is the
+    conversation as the provider names it (a phone for official APIs, ``…@c.us``, ``…@g.us``,
+    ``…@lid`` for bridges), ``chat_kind`` one of ``events.CHAT_*``; ``sender_id`` who wrote, as
+    the provider names them (in a group: the member), ``sender_kind`` one of
+    ``events.SENDER_*``. ``provider_status`` is the provider's own status word when ours is
+    coarser (``played`` reported as ``read``).
+    """
 
     kind: str
     event_id: str = ""
@@ -149,6 +192,16 @@ class InboundEvent:
     currency: str | None = None
     occurred_at: datetime | None = None
     raw: Mapping[str, Any] = field(default_factory=dict)
+    chat_id: str = ""
+    chat_kind: str = ""
+    sender_id: str = ""
+    sender_kind: str = ""
+    provider_status: str = ""
+    # The message this event refers to: the one reacted to, or the one a reply answers.
+    related_message_id: str = ""
+    reply: InteractiveReply | None = None
+    reaction: Reaction | None = None
+    system: SystemNotice | None = None
 
 
 @dataclass(frozen=True)
@@ -158,6 +211,17 @@ class WebhookResponse:
     status: int = 200
     body: str = ""
     content_type: str = "text/plain"
+
+
+def phone_or_empty(value: Any) -> str:
+    """E.164 when ``value`` is a valid phone number (with or without ``+``), else ""."""
+    text = str(value or "").strip()
+    if not text:
+        return ""
+    try:
+        return normalize_phone(text if text.startswith("+") else f"+{text}")
+    except ValueError:
+        return ""
 
 
 def normalize_phone(value: str) -> str:
@@ -180,3 +244,43 @@ def mask_secret(value: Any, *, visible: int = 4) -> str:
     if len(text) >= 12:
         return SECRET_MASK + text[-visible:]
     return SECRET_MASK if text else ""
+
+
+__all__ = [
+    "ATTACHMENT_KINDS",
+    "Attachment",
+    "CallResult",
+    "Channel",
+    "HangupResult",
+    "HealthStatus",
+    "InboundEvent",
+    "InteractiveMessage",
+    "InteractiveReply",
+    "ListRow",
+    "ListSection",
+    "MediaContent",
+    "OutboundCall",
+    "OutboundMessage",
+    "ProviderHealth",
+    "ProviderTemplate",
+    "Reaction",
+    "ReplyButton",
+    "SECRET_MASK",
+    "SendResult",
+    "Stability",
+    "SystemNotice",
+    "TemplateButton",
+    "TemplateButtonValue",
+    "TemplateCategory",
+    "TemplateHeader",
+    "TemplateMapping",
+    "TemplateMessage",
+    "TemplateStatus",
+    "WebhookRequest",
+    "WebhookResponse",
+    "mask_secret",
+    "normalize_phone",
+    "phone_or_empty",
+    "placeholders",
+    "render",
+]

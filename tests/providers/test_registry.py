@@ -40,6 +40,25 @@ def test_class_missing_an_operation_is_refused_naming_it():
     assert "incomplete" not in registry
 
 
+def test_a_declared_feature_needs_its_step():
+    from providers.base import VoipProvider
+
+    class ClaimsHangup(VoipProvider):
+        name = "claims_hangup"
+        display_name = "Claims hang-up"
+        pricing = PriceModel()
+        features = frozenset({"hangup", "call_lookup"})
+
+        def check_health(self):
+            raise AssertionError("never called")
+
+        parse_webhook = verify_webhook = dial = check_health
+
+    with pytest.raises(ProviderRegistrationError) as excinfo:
+        ProviderRegistry().register(ClaimsHangup)
+    assert "end_call()" in str(excinfo.value) and "lookup_call()" in str(excinfo.value)
+
+
 def test_class_missing_attributes_is_refused():
     class Nameless(SandboxWhatsApp):
         name = ""
