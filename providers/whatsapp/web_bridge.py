@@ -2,25 +2,27 @@
 
 The bridge keeps a WhatsApp Web session per name; pairing means scanning a QR code the bridge
 shows while the session is ``SCAN_QR_CODE``. ``setup`` creates and starts the session with our
-webhook URL and HMAC key; ``teardown`` stops it; ``pairing_state`` reports the session and,
-while pairing, the QR image.
+webhook URL, HMAC key and token header; ``teardown`` stops it; ``pairing_state`` reports the
+session and, while pairing, the QR image.
 
-*Unverified* against a running WAHA: the shape of the send answer (``id`` as a string or as
-``{"_serialized": ...}``; both are read), updating an existing session with
-``PUT /api/sessions/<name>`` when creation answers 409/422, and the media endpoints
-(``sendImage``, ``sendFile``, ``sendVoice``, ``sendVideo`` with a ``file`` object holding a URL;
-some of them are WAHA Plus only).
+What each engine answers and sends is in ``providers.whatsapp.waha`` (WAHA: WEBJS, NOWEB,
+GOWS) and ``providers.whatsapp.evolution`` (Evolution API, config ``api`` = ``evolution``);
+addresses (phones, groups, linked ids) in ``providers.whatsapp.jids``.
 
-Evolution API is a variant (config ``api`` = ``evolution``): header ``apikey``, instance name
-= session name, ``POST /message/sendText/<instance>``, state from
-``GET /instance/connectionState/<instance>`` (open / connecting / close, read as WORKING /
-SCAN_QR_CODE / STOPPED). Evolution does not sign webhooks, so its webhook URL carries a
-``token`` query parameter (the integration's webhook secret) that is compared in constant
-time; the ``X-Webhook-Token`` header is accepted too. *Unverified* for Evolution beyond the
-contract summary: the media endpoints (``sendMedia``, ``sendWhatsAppAudio``), the QR answer of
-``GET /instance/connect/<instance>`` (``base64`` data URL), instance creation and
-``POST /webhook/set/<instance>``, and the webhook payloads (``messages.upsert``,
-``messages.update``, ``connection.update``).
+Templates and interactive messages have no native form on a bridge (and no approval): they
+are sent as text, the template rendered, the interactive message as numbered options.
+
+Webhook authenticity: WAHA signs with HMAC-SHA512 when the session's webhook has an
+``hmac.key`` (``X-Webhook-Hmac``); ``setup`` also sets a custom header ``X-Webhook-Token``, so a
+bridge whose build does not sign is still authenticated. A signature that is present must
+match. Evolution does not sign; ``setup`` gives it the same header (``webhook.headers``), and
+the ``token`` query parameter of instances set up before is still accepted.
+
+*Unverified* against a running bridge: updating an existing WAHA session with
+``PUT /api/sessions/<name>`` when creation answers 409/422; the media endpoints (WAHA
+``sendImage``, ``sendFile``, ``sendVoice``, ``sendVideo`` with a ``file`` URL, some WAHA Plus
+only; Evolution ``sendMedia``, ``sendWhatsAppAudio``); Evolution's QR answer of
+``GET /instance/connect/<instance>`` (``base64`` data URL).
 """
 
 from __future__ import annotations
@@ -29,13 +31,12 @@ import hashlib
 import hmac
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
 import requests
 
-from providers import events
+from providers import events, features
 from providers.base import WhatsAppProvider
 from providers.catalog import CATALOG
 from providers.config import ConfigField
@@ -48,7 +49,6 @@ from providers.errors import (
 from providers.http import HTTP_CONFIG_FIELDS, HttpAdapterMixin, error_body, transient_status
 from providers.values import (
     ATTACHMENT_KINDS,
-    Attachment,
     HealthStatus,
     InboundEvent,
     OutboundMessage,
@@ -58,49 +58,14 @@ from providers.values import (
     WebhookRequest,
     normalize_phone,
 )
+from providers.whatsapp import evolution, jids, waha
 
 SIGNATURE_HEADER = "X-Webhook-Hmac"
 ALGORITHM_HEADER = "X-Webhook-Hmac-Algorithm"
-WEBHOOK_EVENTS = ("message", "message.ack", "session.status")
-
-SESSION_STATUS_MAP = {
-    "STARTING": events.SESSION_STARTING,
-    "SCAN_QR_CODE": events.SESSION_SCAN_QR,
-    "WORKING": events.SESSION_WORKING,
-    "STOPPED": events.SESSION_STOPPED,
-    "FAILED": events.SESSION_FAILED,
-}
-SESSION_HEALTH = {
-    "WORKING": HealthStatus.HEALTHY,
-    "STARTING": HealthStatus.DEGRADED,
-    "SCAN_QR_CODE": HealthStatus.DEGRADED,
-    "STOPPED": HealthStatus.DOWN,
-    "FAILED": HealthStatus.DOWN,
-}
-# message.ack: -1 ERROR, 0 PENDING, 1 SERVER, 2 DEVICE, 3 READ, 4 PLAYED.
-ACK_MAP = {
-    "ERROR": events.STATUS_FAILED,
-    "SERVER": events.STATUS_SENT,
-    "DEVICE": events.STATUS_DELIVERED,
-    "READ": events.STATUS_READ,
-    "PLAYED": events.STATUS_READ,
-}
-ACK_NAMES = {-1: "ERROR", 0: "PENDING", 1: "SERVER", 2: "DEVICE", 3: "READ", 4: "PLAYED"}
+TOKEN_HEADER = "X-Webhook-Token"
 MEDIA_ENDPOINTS = {"image": "sendImage", "document": "sendFile", "audio": "sendVoice", "video": "sendVideo"}
-
 API_WAHA = "waha"
 API_EVOLUTION = "evolution"
-TOKEN_HEADER = "X-Webhook-Token"
-# Evolution connection states, read as the WAHA statuses they correspond to.
-EVOLUTION_STATES = {"open": "WORKING", "connecting": "SCAN_QR_CODE", "close": "STOPPED"}
-EVOLUTION_EVENTS = ("MESSAGES_UPSERT", "MESSAGES_UPDATE", "CONNECTION_UPDATE")
-EVOLUTION_ACKS = {
-    "ERROR": events.STATUS_FAILED,
-    "SERVER_ACK": events.STATUS_SENT,
-    "DELIVERY_ACK": events.STATUS_DELIVERED,
-    "READ": events.STATUS_READ,
-    "PLAYED": events.STATUS_READ,
-}
 
 
 @dataclass(frozen=True)
@@ -119,12 +84,7 @@ class PairingState:
 
 
 def chat_id(number: str) -> str:
-    return f"{number.lstrip('+')}@c.us"
-
-
-def number_from_chat(chat: Any) -> str:
-    text = str(chat or "").split("@", 1)[0]
-    return f"+{text}" if text.isdigit() else text
+    return jids.for_phone(number)
 
 
 class WhatsAppWebBridge(HttpAdapterMixin, WhatsAppProvider):
@@ -136,7 +96,10 @@ class WhatsAppWebBridge(HttpAdapterMixin, WhatsAppProvider):
     pricing = CATALOG["whatsapp_web"]
     attachment_kinds = frozenset(ATTACHMENT_KINDS)
     max_body_length = 65536
-    features = frozenset({"qr_pairing", "media"})
+    features = frozenset({
+        features.QR_PAIRING, features.MEDIA, features.READ_RECEIPTS, features.REACTIONS,
+        features.TEMPLATES, features.INTERACTIVE, features.TEXT_FALLBACK,
+    })
     http_label = "WhatsApp Web bridge"
 
     config_fields = (
@@ -176,15 +139,45 @@ class WhatsAppWebBridge(HttpAdapterMixin, WhatsAppProvider):
 
     def classify_error(self, response: requests.Response) -> ProviderError:
         body = error_body(response)
-        message = str(body.get("message") or body.get("error") or f"HTTP {response.status_code}")
         status = response.status_code
+        code: str | None = None
+        if self.evolution:
+            message, code = evolution.error_text(body)
+        else:
+            message = str(body.get("message") or body.get("error") or "")
+        message = message or f"HTTP {status}"
         if transient_status(status):
             return ProviderUnavailable(f"WhatsApp Web bridge: {message}", code=status, status=status)
         # 401/403: our key; 404: the session does not exist on this bridge.
         fail_over = status in (401, 403, 404)
-        return ProviderRejected(f"WhatsApp Web bridge refused: {message}", code=status, status=status, fail_over=fail_over)
+        return ProviderRejected(f"WhatsApp Web bridge refused: {message}", code=code or status, status=status, fail_over=fail_over)
 
     # ----- sending
+
+    @staticmethod
+    def outgoing_text(message: OutboundMessage) -> str:
+        """What the bridge sends as text: a rendered template, numbered options, or the body."""
+        if message.template is not None:
+            try:
+                text = message.template.rendered_text()
+            except ValueError as exc:
+                raise ProviderRejected(str(exc), code=events.ERROR_TEMPLATE_PARAMETERS) from None
+            if not text:
+                raise ProviderRejected("A bridge sends a template as text: give the template its text.",
+                                       code=events.ERROR_TEMPLATE_UNAVAILABLE, fail_over=True)
+            return text
+        if message.interactive is not None:
+            return message.interactive.as_text()
+        return message.body
+
+    def _post(self, path: str, payload: dict[str, Any]) -> Any:
+        """POST a send. The bridge has sent the message once it answers 2xx, so an answer we
+        cannot read is still a success (with an unknown id), never a retryable error."""
+        response = self.request("POST", path, json=payload)
+        try:
+            return response.json() if response.content else {}
+        except ValueError:
+            return {}
 
     def deliver_message(self, message: OutboundMessage) -> SendResult:
         try:
@@ -193,52 +186,52 @@ class WhatsAppWebBridge(HttpAdapterMixin, WhatsAppProvider):
             raise ProviderRejected(str(exc), code="invalid_recipient") from None
         if len(message.attachments) > 1:
             raise ProviderRejected("The bridge sends one attachment per message.", code="too_many_attachments")
+        text = self.outgoing_text(message)
         if self.evolution:
-            return self._evolution_send(to, message)
-        payload: dict[str, Any] = {"session": self.session_name(), "chatId": chat_id(to)}
-        if message.attachments:
-            attachment: Attachment = message.attachments[0]
-            endpoint = MEDIA_ENDPOINTS[attachment.kind]
-            payload["file"] = {"url": attachment.url, "mimetype": attachment.mime_type or "application/octet-stream"}
-            if attachment.filename:
-                payload["file"]["filename"] = attachment.filename
-            caption = attachment.caption or message.body
-            if caption:
-                if attachment.kind == "audio":
-                    raise ProviderRejected("Voice messages cannot carry text; send the text separately.", code="caption_not_supported")
-                payload["caption"] = caption
+            data = self._post(*self._evolution_request(to, message, text))
+            provider_id = evolution.sent_message_id(data)
         else:
-            endpoint = "sendText"
-            payload["text"] = message.body
-        data = self.request_json("POST", f"/api/{endpoint}", json=payload)
-        provider_id = _message_id(data)
-        if not provider_id:
-            raise ProviderUnavailable("The bridge accepted the message but returned no id.", code="malformed_response")
+            data = self._post(*self._waha_request(to, message, text))
+            provider_id = waha.sent_message_id(data)
         return SendResult(provider_message_id=provider_id, status=events.STATUS_SENT, raw=data if isinstance(data, dict) else {})
 
-    def _evolution_send(self, to: str, message: OutboundMessage) -> SendResult:
+    def _caption(self, message: OutboundMessage, text: str) -> str:
+        attachment = message.attachments[0]
+        caption = attachment.caption or text
+        if caption and attachment.kind == "audio":
+            raise ProviderRejected("Voice messages cannot carry text; send the text separately.", code="caption_not_supported")
+        return caption
+
+    def _waha_request(self, to: str, message: OutboundMessage, text: str) -> tuple[str, dict[str, Any]]:
+        payload: dict[str, Any] = {"session": self.session_name(), "chatId": chat_id(to)}
+        if not message.attachments:
+            payload["text"] = text
+            return "/api/sendText", payload
+        attachment = message.attachments[0]
+        payload["file"] = {"url": attachment.url, "mimetype": attachment.mime_type or "application/octet-stream"}
+        if attachment.filename:
+            payload["file"]["filename"] = attachment.filename
+        caption = self._caption(message, text)
+        if caption:
+            payload["caption"] = caption
+        return f"/api/{MEDIA_ENDPOINTS[attachment.kind]}", payload
+
+    def _evolution_request(self, to: str, message: OutboundMessage, text: str) -> tuple[str, dict[str, Any]]:
         payload: dict[str, Any] = {"number": to.lstrip("+")}
-        if message.attachments:
-            attachment = message.attachments[0]
-            caption = attachment.caption or message.body
-            if attachment.kind == "audio":
-                if caption:
-                    raise ProviderRejected("Voice messages cannot carry text; send the text separately.", code="caption_not_supported")
-                path, payload["audio"] = f"/message/sendWhatsAppAudio/{self._instance()}", attachment.url
-            else:
-                path = f"/message/sendMedia/{self._instance()}"
-                payload.update(mediatype=attachment.kind, media=attachment.url, mimetype=attachment.mime_type or "application/octet-stream")
-                if caption:
-                    payload["caption"] = caption
-                if attachment.filename:
-                    payload["fileName"] = attachment.filename
-        else:
-            path, payload["text"] = f"/message/sendText/{self._instance()}", message.body
-        data = self.request_json("POST", path, json=payload)
-        provider_id = str(((data or {}).get("key") or {}).get("id") or "") if isinstance(data, dict) else ""
-        if not provider_id:
-            raise ProviderUnavailable("The bridge accepted the message but returned no id.", code="malformed_response")
-        return SendResult(provider_message_id=provider_id, status=events.STATUS_SENT, raw=data)
+        if not message.attachments:
+            payload["text"] = text
+            return f"/message/sendText/{self._instance()}", payload
+        attachment = message.attachments[0]
+        caption = self._caption(message, text)
+        if attachment.kind == "audio":
+            payload["audio"] = attachment.url
+            return f"/message/sendWhatsAppAudio/{self._instance()}", payload
+        payload.update(mediatype=attachment.kind, media=attachment.url, mimetype=attachment.mime_type or "application/octet-stream")
+        if caption:
+            payload["caption"] = caption
+        if attachment.filename:
+            payload["fileName"] = attachment.filename
+        return f"/message/sendMedia/{self._instance()}", payload
 
     # ----- session
 
@@ -247,13 +240,13 @@ class WhatsAppWebBridge(HttpAdapterMixin, WhatsAppProvider):
         if self.evolution:
             data = self.request_json("GET", f"/instance/connectionState/{self._instance()}")
             state = str(((data or {}).get("instance") or {}).get("state", "")) if isinstance(data, dict) else ""
-            return EVOLUTION_STATES.get(state.lower(), state.upper())
+            return evolution.STATES.get(state.lower(), state.upper())
         data = self.request_json("GET", self._session_path())
         return str((data or {}).get("status", "")).upper() if isinstance(data, dict) else ""
 
     def check_health(self) -> ProviderHealth:
         bridge_status = self.session_status()
-        status = SESSION_HEALTH.get(bridge_status, HealthStatus.DEGRADED)
+        status = waha.SESSION_HEALTH.get(bridge_status, HealthStatus.DEGRADED)
         return ProviderHealth(
             status=status,
             detail=f"Bridge session '{self.session_name()}' is {bridge_status or 'in an unknown state'}.",
@@ -262,18 +255,17 @@ class WhatsAppWebBridge(HttpAdapterMixin, WhatsAppProvider):
 
     def session_config(self) -> dict[str, Any]:
         return {
-            "webhooks": [
-                {"url": self.webhook_url, "events": list(WEBHOOK_EVENTS), "hmac": {"key": self.webhook_secret}},
-            ]
+            "webhooks": [{
+                "url": self.webhook_url,
+                "events": list(waha.WEBHOOK_EVENTS),
+                "hmac": {"key": self.webhook_secret},
+                "customHeaders": [{"name": TOKEN_HEADER, "value": self.webhook_secret}],
+            }]
         }
 
-    def evolution_webhook_url(self) -> str:
-        separator = "&" if "?" in self.webhook_url else "?"
-        return f"{self.webhook_url}{separator}{urlencode({'token': self.webhook_secret})}"
-
     def _evolution_setup(self) -> None:
-        webhook = {"enabled": True, "url": self.evolution_webhook_url(), "byEvents": False, "base64": False,
-                   "events": list(EVOLUTION_EVENTS)}
+        webhook = {"enabled": True, "url": self.webhook_url, "byEvents": False, "base64": False,
+                   "headers": {TOKEN_HEADER: self.webhook_secret}, "events": list(evolution.WEBHOOK_EVENTS)}
         try:
             self.request("POST", "/instance/create", json={
                 "instanceName": self.session_name(), "integration": "WHATSAPP-BAILEYS", "qrcode": True, "webhook": webhook,
@@ -308,7 +300,7 @@ class WhatsAppWebBridge(HttpAdapterMixin, WhatsAppProvider):
     def pairing_state(self) -> PairingState:
         """The session's status and, while it waits for a scan, the QR code as base64 PNG."""
         bridge_status = self.session_status()
-        status = SESSION_STATUS_MAP.get(bridge_status, "unknown")
+        status = waha.SESSION_STATUS_MAP.get(bridge_status, "unknown")
         if bridge_status != "SCAN_QR_CODE":
             return PairingState(status=status, bridge_status=bridge_status)
         if self.evolution:
@@ -332,143 +324,33 @@ class WhatsAppWebBridge(HttpAdapterMixin, WhatsAppProvider):
 
     # ----- webhooks
 
+    def _token_matches(self, request: WebhookRequest) -> bool:
+        given = request.header(TOKEN_HEADER) or (request.query.get("token") or [""])[0]
+        return bool(given) and hmac.compare_digest(given.encode(), self.webhook_secret.encode())
+
     def verify_webhook(self, request: WebhookRequest) -> None:
         if not self.webhook_secret:
-            raise WebhookSignatureError("Bridge webhook cannot be verified: no HMAC key.")
-        if self.evolution:
-            given = request.header(TOKEN_HEADER) or (request.query.get("token") or [""])[0]
-            if not given or not hmac.compare_digest(given.encode(), self.webhook_secret.encode()):
-                raise WebhookSignatureError("Bridge webhook token does not match.")
+            raise WebhookSignatureError("Bridge webhook cannot be verified: no webhook secret.")
+        signature = request.header(SIGNATURE_HEADER).strip().lower()
+        if self.evolution or not signature:
+            if not self._token_matches(request):
+                raise WebhookSignatureError("Bridge webhook without a valid signature or token.")
             return
         algorithm = request.header(ALGORITHM_HEADER, "sha512").lower()
         if algorithm != "sha512":
             raise WebhookSignatureError(f"Bridge webhook signed with unsupported algorithm '{algorithm[:20]}'.")
-        given = request.header(SIGNATURE_HEADER).strip().lower()
         expected = hmac.new(self.webhook_secret.encode(), request.body, hashlib.sha512).hexdigest()
-        if not given or not hmac.compare_digest(given.encode(), expected.encode()):
+        if not hmac.compare_digest(signature.encode(), expected.encode()):
             raise WebhookSignatureError("Bridge webhook signature does not match.")
 
     def parse_webhook(self, request: WebhookRequest) -> list[InboundEvent]:
         try:
             data = json.loads(request.body)
-            payload = data.get("payload") or {}
-        except (ValueError, AttributeError):
+        except ValueError:
             raise ProviderRejected("Bridge webhook body is not a JSON object.", code="malformed") from None
-        event = str(data.get("event", ""))
-        if self.evolution:
-            return _parse_evolution(event, data)
-        event_id = str(data.get("id", ""))
-        occurred_at = _ms_timestamp(data.get("timestamp"))
-        if event == "message":
-            if payload.get("fromMe"):
-                return []
-            media = payload.get("media") or {}
-            attachments = ()
-            if payload.get("hasMedia") and media.get("url"):
-                attachments = (
-                    Attachment(url=str(media["url"]), mime_type=str(media.get("mimetype", "")), filename=str(media.get("filename") or "")),
-                )
-            message_id = _message_id(payload)
-            return [
-                InboundEvent(
-                    kind=events.INBOUND_MESSAGE,
-                    event_id=event_id or message_id,
-                    provider_message_id=message_id,
-                    from_number=number_from_chat(payload.get("from")),
-                    to_number=number_from_chat(payload.get("to")),
-                    body=str(payload.get("body") or ""),
-                    attachments=attachments,
-                    occurred_at=occurred_at,
-                    raw=data,
-                )
-            ]
-        if event == "message.ack":
-            ack_name = str(payload.get("ackName") or ACK_NAMES.get(payload.get("ack"), "")).upper()
-            status = ACK_MAP.get(ack_name)
-            if status is None:
-                return []
-            return [
-                InboundEvent(
-                    kind=events.MESSAGE_STATUS,
-                    event_id=event_id,
-                    provider_message_id=_message_id(payload),
-                    status=status,
-                    error_code="ack_error" if status == events.STATUS_FAILED else "",
-                    error_message="The bridge reported a delivery error." if status == events.STATUS_FAILED else "",
-                    occurred_at=occurred_at,
-                    raw=data,
-                )
-            ]
-        if event == "session.status":
-            bridge_status = str(payload.get("status", "")).upper()
-            return [
-                InboundEvent(
-                    kind=events.SESSION_STATUS,
-                    event_id=event_id,
-                    status=SESSION_STATUS_MAP.get(bridge_status, "unknown"),
-                    occurred_at=occurred_at,
-                    raw={"session": data.get("session"), "status": bridge_status},
-                )
-            ]
-        return []
+        if not isinstance(data, dict):
+            raise ProviderRejected("Bridge webhook body is not a JSON object.", code="malformed")
+        return evolution.parse(data) if self.evolution else waha.parse(data)
 
 
-def _parse_evolution(event: str, data: dict[str, Any]) -> list[InboundEvent]:
-    body = data.get("data") or {}
-    if not isinstance(body, dict):
-        return []
-    event = event.lower().replace("_", ".")
-    key = body.get("key") or {}
-    if event == "messages.upsert":
-        if key.get("fromMe"):
-            return []
-        content = body.get("message") or {}
-        text = content.get("conversation") or (content.get("extendedTextMessage") or {}).get("text") or ""
-        message_id = str(key.get("id", ""))
-        return [InboundEvent(
-            kind=events.INBOUND_MESSAGE, event_id=message_id, provider_message_id=message_id,
-            from_number=number_from_chat(key.get("remoteJid")), body=str(text),
-            occurred_at=_seconds_timestamp(body.get("messageTimestamp")), raw=data,
-        )]
-    if event == "messages.update":
-        status = EVOLUTION_ACKS.get(str(body.get("status", "")).upper())
-        message_id = str(body.get("keyId") or key.get("id") or "")
-        if status is None or not message_id:
-            return []
-        return [InboundEvent(
-            kind=events.MESSAGE_STATUS, event_id=f"{message_id}:{body.get('status')}", provider_message_id=message_id,
-            status=status, error_code="ack_error" if status == events.STATUS_FAILED else "", raw=data,
-        )]
-    if event == "connection.update":
-        bridge_status = EVOLUTION_STATES.get(str(body.get("state", "")).lower(), "")
-        return [InboundEvent(
-            kind=events.SESSION_STATUS, status=SESSION_STATUS_MAP.get(bridge_status, "unknown"),
-            raw={"instance": data.get("instance"), "status": bridge_status},
-        )]
-    return []
-
-
-def _seconds_timestamp(value: Any) -> datetime | None:
-    try:
-        return datetime.fromtimestamp(int(value), tz=UTC)
-    except (TypeError, ValueError):
-        return None
-
-
-def _message_id(data: Any) -> str:
-    if not isinstance(data, dict):
-        return ""
-    value = data.get("id")
-    if isinstance(value, dict):
-        value = value.get("_serialized") or value.get("id")
-    return str(value or "")
-
-
-def _ms_timestamp(value: Any) -> datetime | None:
-    try:
-        return datetime.fromtimestamp(int(value) / 1000, tz=UTC)
-    except (TypeError, ValueError):
-        return None
-
-
-__all__ = ["PairingState", "WhatsAppWebBridge"]
+__all__ = ["PairingState", "WhatsAppWebBridge", "chat_id"]

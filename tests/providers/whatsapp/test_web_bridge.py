@@ -9,13 +9,50 @@ from providers.errors import ProviderRejected, WebhookSignatureError
 from providers.values import Attachment, OutboundMessage, WebhookRequest
 from providers.whatsapp.web_bridge import WhatsAppWebBridge
 from tests.providers.contract import RECIPIENT, HttpProviderContract
-from tests.providers.loopback import LoopbackServer, Reply
+from tests.providers.fixture_files import load
+from tests.providers.loopback import MALFORMED, LoopbackServer, Reply
+from tests.providers.operations_contract import WhatsAppOperationsContract
 
 API_KEY = "waha-API-key-7d9c8b7a"
 HMAC_KEY = "whsec-CONTRACT-0123456789"
 
 
-class TestWebBridgeContract(HttpProviderContract):
+class BridgeOperations(WhatsAppOperationsContract):
+    """Templates and interactive messages go out as text through the send endpoint."""
+
+    unreadable_2xx_is_sent = True
+
+    def text_sent(self, adapter):
+        [request] = adapter.loopback.requests_to(*self.operation)
+        return request.json()["text"]
+
+    def check_template_sent(self, adapter, result, message):
+        assert self.text_sent(adapter) == "Olá Ana, seu pedido A-1042 foi enviado."
+
+    def check_interactive_sent(self, adapter, result, message):
+        assert self.text_sent(adapter) == message.as_text()
+        assert "1. " in self.text_sent(adapter) and "2. " in self.text_sent(adapter)
+
+    def assert_nothing_sent(self, adapter):
+        assert adapter.loopback.requests == []
+
+    def test_a_template_without_text_is_refused_with_fail_over(self, adapter):
+        from providers.values import TemplateMessage
+
+        with pytest.raises(ProviderRejected) as caught:
+            adapter.send_message(OutboundMessage(to=RECIPIENT, template=TemplateMessage(name="x", language="en")))
+        assert (caught.value.code, caught.value.fail_over) == (events.ERROR_TEMPLATE_UNAVAILABLE, True)
+        self.assert_nothing_sent(adapter)
+
+    def test_a_2xx_whose_body_cannot_be_read_is_sent_not_retried(self, server, adapter):
+        # The bridge sent the message: a retry would deliver it twice.
+        for reply in (MALFORMED, Reply(status=201, body=b"")):
+            server.queue(reply)
+            result = adapter.send_message(OutboundMessage(to=RECIPIENT, body="x"))
+            assert (result.status, result.provider_message_id) == (events.STATUS_SENT, "")
+
+
+class TestWebBridgeContract(BridgeOperations, HttpProviderContract):
     provider_class = WhatsAppWebBridge
     secrets = {"api_key": API_KEY}
     required_fields = {"base_url", "api_key"}
@@ -35,7 +72,7 @@ class TestWebBridgeContract(HttpProviderContract):
         return Reply(status=401, json={"message": "Unauthorized", "statusCode": 401})
 
     def success_reply(self):
-        return Reply(status=201, json={"id": {"fromMe": True, "remote": "14155550123@c.us", "_serialized": self.expected_provider_id}})
+        return Reply(status=201, json=load("waha", "send_webjs_message_id.json"))
 
     def healthy_reply(self):
         return Reply(json={"name": "default", "status": "WORKING", "me": {"id": "15550001111@c.us"}})
@@ -57,9 +94,25 @@ class TestWebBridgeContract(HttpProviderContract):
 
     # ----- bridge specifics
 
-    def test_a_plain_string_id_is_read_too(self, server, adapter):
-        server.queue(Reply(status=201, json={"id": "false_1@c.us_ABC"}))
-        assert adapter.send_message(OutboundMessage(to=RECIPIENT, body="x")).provider_message_id == "false_1@c.us_ABC"
+    @pytest.mark.parametrize("fixture,expected", [
+        ("send_noweb_baileys.json", "true_111111111111@c.us_3EB08A6895830F110A5E4D"),
+        ("send_noweb_wamessage.json", "true_97297273XXXXX@c.us_3EB075539C08D763E8AXXX"),
+        ("send_webjs.json", "true_62811111123123@c.us_3EB0378E606CA43FEF38D2"),
+        ("send_webjs_message_id.json", "true_14155550123@c.us_3EB0C767D26A1D0B6B"),
+        ("send_gows.json", "true_14155550123@c.us_3EB0B9C6A2D7E41F6C01"),
+    ])
+    def test_every_engine_answer_is_read_as_the_id_acks_carry(self, server, adapter, fixture, expected):
+        server.queue(Reply(status=201, json=load("waha", fixture)))
+        result = adapter.send_message(OutboundMessage(to=RECIPIENT, body="x"))
+        assert (result.provider_message_id, result.status) == (expected, events.STATUS_SENT)
+        assert len(server.requests_to(*self.operation)) == 1
+
+    def test_noweb_id_matches_the_ack_that_follows(self, server, adapter):
+        server.queue(Reply(status=201, json=load("waha", "send_noweb_baileys.json")))
+        sent = adapter.send_message(OutboundMessage(to=RECIPIENT, body="x"))
+        [ack] = adapter.parse_webhook(request_for(load("waha", "ack_noweb_played.json")))
+        assert ack.provider_message_id == sent.provider_message_id
+        assert (ack.status, ack.provider_status) == (events.STATUS_READ, "played")
 
     def test_sends_a_document_through_the_file_endpoint(self, server, adapter):
         server.route("POST", "/api/sendFile", Reply(status=201, json={"id": "true_1@c.us_DOC"}))
@@ -77,7 +130,8 @@ class TestWebBridgeContract(HttpProviderContract):
         [webhook] = created["config"]["webhooks"]
         assert webhook["url"] == adapter.webhook_url
         assert webhook["hmac"] == {"key": adapter.webhook_secret}
-        assert set(webhook["events"]) == {"message", "message.ack", "session.status"}
+        assert webhook["customHeaders"] == [{"name": "X-Webhook-Token", "value": adapter.webhook_secret}]
+        assert set(webhook["events"]) == {"message", "message.ack", "message.reaction", "session.status"}
 
     def test_setup_updates_and_starts_an_existing_session(self, server, adapter):
         server.route("POST", "/api/sessions", Reply(status=422, json={"message": "Session already exists"}))
@@ -119,6 +173,10 @@ def adapter():
     return WhatsAppWebBridge(config={"base_url": "http://127.0.0.1:9"}, credentials={"api_key": API_KEY}, webhook_secret=HMAC_KEY)
 
 
+def request_for(data, **headers):
+    return WebhookRequest(method="POST", url="https://x/", body=json.dumps(data).encode(), headers=headers)
+
+
 def test_known_vector():
     # RFC 4231 test case 2: HMAC-SHA512(key="Jefe", "what do ya want for nothing?").
     expected = ("164b7a7bfcf819e2e395fbe73b56e0a387bd64222e831fd610270cd7ea2505549758bf75c05a994a6d034f65f8f0e6fdcaeab1a34d4a6b4b636e070a38bce737")
@@ -143,6 +201,66 @@ def test_parses_acks_inbound_messages_and_session_status():
     assert (inbound.kind, inbound.from_number, inbound.body) == (events.INBOUND_MESSAGE, "+14155550123", "hello")
     [session] = bridge.parse_webhook(WebhookRequest(method="POST", url="https://x/", body=SESSION, headers={}))
     assert (session.kind, session.status) == (events.SESSION_STATUS, events.SESSION_WORKING)
+
+
+def test_an_unsigned_webhook_is_accepted_with_the_token_header_only():
+    bridge = adapter()
+    bridge.verify_webhook(WebhookRequest(method="POST", url="https://x/", body=ACK, headers={"X-Webhook-Token": HMAC_KEY}))
+    for headers in ({"X-Webhook-Token": "guess"}, {}):
+        with pytest.raises(WebhookSignatureError):
+            bridge.verify_webhook(WebhookRequest(method="POST", url="https://x/", body=ACK, headers=headers))
+    # A signature that is present must match, whatever token comes with it.
+    with pytest.raises(WebhookSignatureError):
+        bridge.verify_webhook(WebhookRequest(method="POST", url="https://x/", body=ACK,
+                                             headers={"X-Webhook-Token": HMAC_KEY, "X-Webhook-Hmac": "00" * 64}))
+
+
+def test_linked_id_sender_is_not_a_phone_number():
+    [event] = adapter().parse_webhook(request_for(load("waha", "message_lid_noweb.json")))
+    assert (event.kind, event.body, event.chat_id) == (events.INBOUND_MESSAGE, "Iya sist", "176369157804064@lid")
+    assert (event.sender_kind, event.chat_kind, event.from_number) == (events.SENDER_LID, events.CHAT_DIRECT, "")
+    assert event.provider_message_id == "false_176369157804064@lid_3A8E1EBFE4943CA06D82"
+
+
+def test_linked_id_sender_gets_its_phone_when_the_engine_gives_it():
+    data = load("waha", "message_lid_noweb.json")
+    data["payload"]["_data"] = {"key": {"remoteJid": "176369157804064@lid", "remoteJidAlt": "5511987654321@s.whatsapp.net"}}
+    [event] = adapter().parse_webhook(request_for(data))
+    assert (event.sender_kind, event.from_number) == (events.SENDER_LID, "+5511987654321")
+
+
+def test_gows_direct_message():
+    [event] = adapter().parse_webhook(request_for(load("waha", "message_gows_direct.json")))
+    assert (event.from_number, event.chat_kind, event.sender_kind, event.body) == (
+        "+558591203123", events.CHAT_DIRECT, events.SENDER_PHONE, "responder texto")
+    assert event.event_id == "evt_01kn2mhyrzz2bmh6xda0w3aftx"
+
+
+def test_group_message_is_a_group_conversation_with_a_member_and_a_captioned_document():
+    [event] = adapter().parse_webhook(request_for(load("waha", "message_gows_group_media.json")))
+    assert (event.chat_id, event.chat_kind) == ("120363025246125486@g.us", events.CHAT_GROUP)
+    assert (event.sender_id, event.from_number, event.to_number) == ("5511987654321@c.us", "+5511987654321", "")
+    [attachment] = event.attachments
+    assert (attachment.kind, attachment.filename, attachment.caption) == ("document", "nota.pdf", "Nota fiscal de março")
+    assert event.body == "Nota fiscal de março"
+    assert "+120363" not in (event.from_number, event.to_number)
+
+
+def test_reaction_ack_and_session_fixtures():
+    bridge = adapter()
+    [reaction] = bridge.parse_webhook(request_for(load("waha", "reaction_gows.json")))
+    assert (reaction.kind, reaction.reaction.emoji, reaction.related_message_id) == (
+        events.REACTION, "👍", "true_14155550123@c.us_3EB0B9C6A2D7E41F6C01")
+    [ack] = bridge.parse_webhook(request_for(load("waha", "ack_gows_read.json")))
+    assert (ack.provider_message_id, ack.status) == ("true_14155550123@c.us_3EB0B9C6A2D7E41F6C01", events.STATUS_READ)
+    [session] = bridge.parse_webhook(request_for(load("waha", "session_status_failed.json")))
+    assert (session.status, session.provider_status) == (events.SESSION_FAILED, "FAILED")
+
+
+def test_an_ack_of_a_message_sent_to_us_moves_nothing():
+    data = load("waha", "ack_gows_read.json")
+    data["payload"]["fromMe"] = False
+    assert adapter().parse_webhook(request_for(data)) == []
 
 
 @pytest.mark.parametrize("tamper", ["body", "signature", "key", "algorithm", "missing"])
@@ -172,14 +290,14 @@ def test_voice_messages_cannot_carry_text():
 
 # ----- the Evolution API variant
 
-class TestEvolutionVariantContract(HttpProviderContract):
+class TestEvolutionVariantContract(BridgeOperations, HttpProviderContract):
     provider_class = WhatsAppWebBridge
     secrets = {"api_key": API_KEY}
     required_fields = {"base_url", "api_key"}
     operation = ("POST", "/message/sendText/main")
     health = ("GET", "/instance/connectionState/main")
     auth_error_code = "401"
-    recipient_error_code = "400"
+    recipient_error_code = "not_on_whatsapp"
     expected_provider_id = "BAE594145F4C59B4"
 
     def config(self, base_url):
@@ -192,8 +310,7 @@ class TestEvolutionVariantContract(HttpProviderContract):
         return Reply(status=401, json={"status": 401, "error": "Unauthorized", "response": {"message": "Unauthorized"}})
 
     def success_reply(self):
-        return Reply(status=201, json={"key": {"remoteJid": "14155550123@s.whatsapp.net", "fromMe": True, "id": self.expected_provider_id},
-                                       "status": "PENDING"})
+        return Reply(status=201, json=load("evolution", "send_text_answer.json"))
 
     def healthy_reply(self):
         return Reply(json={"instance": {"instanceName": "main", "state": "open"}})
@@ -205,7 +322,10 @@ class TestEvolutionVariantContract(HttpProviderContract):
         return Reply(status=429, json={"error": "Too Many Requests"})
 
     def recipient_error_reply(self):
-        return Reply(status=400, json={"status": 400, "error": "Bad Request", "response": {"message": [{"exists": False}]}})
+        return Reply(status=400, json=load("evolution", "error_not_on_whatsapp.json"))
+
+    def server_error_reply(self):
+        return Reply(status=500, json=load("evolution", "error_server.json"))
 
     def echo_error_body(self, text):
         return {"error": f"bad key {text}"}
@@ -221,12 +341,25 @@ class TestEvolutionVariantContract(HttpProviderContract):
             "number": "14155550123", "mediatype": "image", "media": "https://cdn.example.com/a.jpg",
             "mimetype": "image/jpeg", "caption": "look"}
 
-    def test_setup_creates_the_instance_with_a_tokened_webhook(self, server, adapter):
+    def test_setup_creates_the_instance_with_a_token_header(self, server, adapter):
         server.route("POST", "/instance/create", Reply(status=201, json={"instance": {"instanceName": "main"}}))
         adapter.setup()
         created = server.requests_to("POST", "/instance/create")[0].json()
         assert created["instanceName"] == "main"
-        assert created["webhook"]["url"] == adapter.webhook_url + "?token=" + adapter.webhook_secret
+        # Evolution echoes the webhook URL in every payload (``destination``): no token in it.
+        assert created["webhook"]["url"] == adapter.webhook_url
+        assert created["webhook"]["headers"] == {"X-Webhook-Token": adapter.webhook_secret}
+
+    def test_error_messages_are_read_from_the_nested_response(self, server, adapter):
+        server.queue(Reply(status=400, json=load("evolution", "error_validation.json")))
+        with pytest.raises(ProviderRejected) as caught:
+            adapter.send_message(OutboundMessage(to=RECIPIENT, body="x"))
+        assert 'instance requires property "text"' in caught.value.message
+        assert (caught.value.code, caught.value.fail_over) == ("400", False)
+        server.queue(Reply(status=400, json=load("evolution", "error_not_on_whatsapp.json")))
+        with pytest.raises(ProviderRejected) as caught:
+            adapter.send_message(OutboundMessage(to=RECIPIENT, body="x"))
+        assert "not on WhatsApp" in caught.value.message and "274860794187802" not in caught.value.message
 
     def test_pairing_reads_the_qr_from_connect(self, server, adapter):
         server.route(*self.health, Reply(json={"instance": {"instanceName": "main", "state": "connecting"}}))
@@ -252,6 +385,39 @@ def test_evolution_webhook_token_in_query_or_header():
     for query in ({}, {"token": ["guess"]}):
         with pytest.raises(WebhookSignatureError):
             bridge.verify_webhook(WebhookRequest(method="POST", url="https://x/", body=UPSERT, headers={}, query=query))
+
+
+def test_evolution_linked_id_senders():
+    bridge = evolution()
+    [alone] = bridge.parse_webhook(request_for(load("evolution", "upsert_lid_only.json")))
+    assert (alone.chat_id, alone.sender_kind, alone.from_number, alone.body) == ("13718@lid", events.SENDER_LID, "", "Oi")
+    [with_alt] = bridge.parse_webhook(request_for(load("evolution", "upsert_lid_with_alt.json")))
+    assert (with_alt.sender_kind, with_alt.from_number) == (events.SENDER_LID, "+5511987654321")
+    assert "apikey" not in with_alt.raw and "destination" not in with_alt.raw
+
+
+def test_evolution_group_and_media_with_captions():
+    bridge = evolution()
+    [group] = bridge.parse_webhook(request_for(load("evolution", "upsert_group.json")))
+    assert (group.chat_kind, group.chat_id, group.sender_id) == (events.CHAT_GROUP, "120363150000000000@g.us", "55479888888@s.whatsapp.net")
+    assert (group.from_number, group.sender_kind) == ("+55479888888", events.SENDER_PHONE)
+    [image] = bridge.parse_webhook(request_for(load("evolution", "upsert_image_caption.json")))
+    [attachment] = image.attachments
+    assert (image.body, attachment.caption, attachment.mime_type) == ("Foto do produto com defeito",) * 2 + ("image/jpeg",)
+    assert attachment.url == "evolution-media:3EB0IMAGE0CAPTION00001"
+    [document] = bridge.parse_webhook(request_for(load("evolution", "upsert_document_caption_s3.json")))
+    [attachment] = document.attachments
+    assert (attachment.url, attachment.filename, attachment.caption, attachment.kind) == (
+        "https://s3.example.com/evolution/main/3EB0DOC0CAPTION000001.pdf", "comprovante.pdf", "Segue o comprovante", "document")
+
+
+def test_evolution_updates_and_refused_connection():
+    bridge = evolution()
+    assert bridge.parse_webhook(request_for(load("evolution", "update_read_of_inbound.json"))) == []
+    [delivered] = bridge.parse_webhook(request_for(load("evolution", "update_delivered.json")))
+    assert (delivered.provider_message_id, delivered.status) == ("BAE594145F4C59B4", events.STATUS_DELIVERED)
+    [refused] = bridge.parse_webhook(request_for(load("evolution", "connection_refused.json")))
+    assert (refused.kind, refused.status, refused.provider_status) == (events.SESSION_STATUS, events.SESSION_FAILED, "refused")
 
 
 def test_evolution_webhook_parsing():
