@@ -1,10 +1,18 @@
 """Meta WhatsApp Cloud API (graph.facebook.com).
 
-Contract: ``docs``-level summary in ``PROVIDER_CONTRACTS.md``. Points that are *unverified*
-there stay configurable here: the Graph API version (``api_version``) and the health field
-list (``quality_rating`` is read when present, ignored when absent). The error codes treated
-as rate limits besides 130429 (4, 80007, 131048, 131056) come from Meta's error-code table and
-are not in the contract summary.
+Contract: ``PROVIDER_CONTRACTS.md``; request and answer shapes of templates, interactive
+messages and the template list in ``providers.whatsapp.meta_payloads``, webhooks in
+``providers.whatsapp.meta_webhooks``. Points that are *unverified* stay configurable: the
+Graph API version (``api_version``) and the health field list (``quality_rating`` is read when
+present, ignored when absent). The error codes treated as rate limits besides 130429 (4,
+80007, 131048, 131056) come from Meta's error-code table (pywa ``errors.py``).
+
+Free-form messages only reach a customer who wrote in the last 24 hours; outside that window
+Meta refuses with 131047, reported as ``outside_service_window`` (send a template instead).
+
+Media downloads: ``GET /<version>/<media id>`` answers ``{"url", "mime_type", "file_size"}``;
+the URL is fetched with the same bearer token, only on a Meta host (``*.fbsbx.com``,
+``*.facebook.com``, ``*.whatsapp.net``) or the configured API host.
 """
 
 from __future__ import annotations
@@ -13,16 +21,17 @@ import hashlib
 import hmac
 import json
 import re
-from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote, urlsplit
 
 import requests
 
-from providers import events
+from providers import downloads, events, features
 from providers.base import WhatsAppProvider
 from providers.catalog import CATALOG
 from providers.config import ConfigField
 from providers.errors import (
+    ProviderConfigurationError,
     ProviderError,
     ProviderRejected,
     ProviderUnavailable,
@@ -37,31 +46,30 @@ from providers.http import (
 )
 from providers.values import (
     ATTACHMENT_KINDS,
-    Attachment,
     HealthStatus,
     InboundEvent,
+    MediaContent,
     OutboundMessage,
     ProviderHealth,
+    ProviderTemplate,
     SendResult,
     Stability,
     WebhookRequest,
     WebhookResponse,
     normalize_phone,
 )
+from providers.whatsapp import meta_payloads, meta_webhooks
 
 SIGNATURE_HEADER = "X-Hub-Signature-256"
 DEFAULT_BASE_URL = "https://graph.facebook.com"
 
 RATE_LIMIT_CODES = frozenset({"4", "80007", "130429", "131048", "131056"})
-# Refusals tied to this account or number: another provider may well succeed.
+# Refusals tied to this account or number: another provider may well succeed. A closed
+# service window (131047) fails over too: a bridge has no window, and the domain decides at
+# intake whether free text may go at all.
 PROVIDER_TIED_CODES = frozenset({"190", "10", "200", "131031", "131047", "133010", "368"})
-
-STATUS_MAP = {
-    "sent": events.STATUS_SENT,
-    "delivered": events.STATUS_DELIVERED,
-    "read": events.STATUS_READ,
-    "failed": events.STATUS_FAILED,
-}
+TEMPLATE_PAGE_SIZE = 100
+MEDIA_HOST_SUFFIXES = (".fbsbx.com", ".facebook.com", ".whatsapp.net", ".fbcdn.net")
 HEALTH_MAP = {"AVAILABLE": HealthStatus.HEALTHY, "LIMITED": HealthStatus.DEGRADED, "BLOCKED": HealthStatus.DOWN}
 
 
@@ -74,13 +82,17 @@ class MetaCloudWhatsApp(HttpAdapterMixin, WhatsAppProvider):
     pricing = CATALOG["meta_cloud"]
     attachment_kinds = frozenset(ATTACHMENT_KINDS)
     max_body_length = 4096
-    features = frozenset({"templates", "read_receipts", "media"})
+    features = frozenset({
+        features.TEMPLATES, features.TEMPLATE_IMPORT, features.INTERACTIVE, features.MEDIA, features.MEDIA_DOWNLOAD,
+        features.READ_RECEIPTS, features.REACTIONS, features.SERVICE_WINDOW,
+    })
     default_base_url = DEFAULT_BASE_URL
     http_label = "Meta Cloud API"
 
     config_fields = (
         ConfigField("phone_number_id", "Phone number ID", help_text="The WhatsApp phone number ID from Meta's app dashboard (digits)."),
-        ConfigField("waba_id", "WhatsApp Business Account ID", required=False, help_text="Digits; shown for reference."),
+        ConfigField("waba_id", "WhatsApp Business Account ID", required=False,
+                    help_text="Digits; needed to import the account's message templates."),
         ConfigField("api_version", "Graph API version", required=False, default="v21.0", help_text="For example v21.0."),
         ConfigField("access_token", "Access token", secret=True, help_text="A system-user access token with whatsapp_business_messaging."),
         ConfigField("app_secret", "App secret", secret=True, help_text="Signs webhooks (X-Hub-Signature-256)."),
@@ -119,6 +131,11 @@ class MetaCloudWhatsApp(HttpAdapterMixin, WhatsAppProvider):
         status = response.status_code
         if transient_status(status) or code in RATE_LIMIT_CODES:
             return ProviderUnavailable(f"Meta Cloud API: {message}", code=code or status, status=status)
+        normalized = meta_webhooks.NORMALIZED_ERRORS.get(code or "")
+        if normalized:
+            # Ours in ``code``, Meta's in the message; another integration (where the template
+            # is approved, or a bridge without a window) may carry the message.
+            return ProviderRejected(f"Meta Cloud API refused [{code}]: {message}", code=normalized, status=status, fail_over=True)
         fail_over = code in PROVIDER_TIED_CODES or status in (401, 403)
         return ProviderRejected(f"Meta Cloud API refused: {message}", code=code or status, status=status, fail_over=fail_over)
 
@@ -132,6 +149,12 @@ class MetaCloudWhatsApp(HttpAdapterMixin, WhatsAppProvider):
         payload: dict[str, Any] = {"messaging_product": "whatsapp", "recipient_type": "individual", "to": to}
         if message.client_reference:
             payload["biz_opaque_callback_data"] = message.client_reference
+        if message.template is not None:
+            payload.update(type="template", template=meta_payloads.template_object(message.template))
+            return payload
+        if message.interactive is not None:
+            payload.update(type="interactive", interactive=meta_payloads.interactive_object(message.interactive))
+            return payload
         if not message.attachments:
             payload.update(type="text", text={"body": message.body, "preview_url": False})
             return payload
@@ -157,6 +180,57 @@ class MetaCloudWhatsApp(HttpAdapterMixin, WhatsAppProvider):
         except (KeyError, IndexError, TypeError):
             raise ProviderUnavailable("Meta Cloud API accepted the request but returned no message id.", code="malformed_response") from None
         return SendResult(provider_message_id=provider_id, status=events.STATUS_SENT, raw=data)
+
+    # ----- templates and media
+
+    def fetch_templates(self, *, max_pages: int) -> list[ProviderTemplate]:
+        """``GET /<version>/<waba_id>/message_templates``, page by page with the ``after``
+        cursor (never by following the ``next`` URL: the bearer token goes to our API host
+        only). Stops when a page has no ``next`` or after ``max_pages``."""
+        waba_id = self.setting("waba_id")
+        if not waba_id:
+            raise ProviderConfigurationError("Set the WhatsApp Business Account ID to import templates.", code="waba_id_missing")
+        templates: list[ProviderTemplate] = []
+        params = {"limit": TEMPLATE_PAGE_SIZE,
+                  "fields": "id,name,language,status,category,components,rejected_reason"}
+        for _ in range(max_pages):
+            data = self.request_json("GET", f"/{self.setting('api_version')}/{waba_id}/message_templates", params=params)
+            records = data.get("data") if isinstance(data, dict) else None
+            if not isinstance(records, list):
+                raise ProviderUnavailable("Meta Cloud API answered the template list without data.", code="malformed_response")
+            templates += [meta_payloads.provider_template(r) for r in records if isinstance(r, dict)]
+            paging = data.get("paging") if isinstance(data.get("paging"), dict) else {}
+            after = (paging.get("cursors") or {}).get("after")
+            if not paging.get("next") or not after:
+                break
+            params = {**params, "after": str(after)}
+        return templates
+
+    def fetch_media(self, reference: str, *, max_bytes: int) -> MediaContent:
+        media_id = reference.removeprefix(meta_webhooks.MEDIA_PREFIX)
+        if not media_id.isdigit():
+            raise ProviderRejected("Not a Meta media reference (meta-media:<digits>).", code="invalid_media_reference")
+        info = self.request_json("GET", f"/{self.setting('api_version')}/{quote(media_id)}")
+        url = str(info.get("url") or "") if isinstance(info, dict) else ""
+        if not url:
+            raise ProviderUnavailable("Meta Cloud API returned no URL for the media.", code="malformed_response")
+        size = info.get("file_size")
+        if isinstance(size, int) and size > max_bytes:
+            raise downloads.too_large(max_bytes)
+        self._check_media_host(url)
+        media = downloads.fetch(url, max_bytes=max_bytes, provider=self.http_label, timeout=self.timeouts(),
+                                auth_kwargs=self.auth_kwargs(), classify_error=self._error_from)
+        mime_type = str(info.get("mime_type") or media.mime_type)
+        return MediaContent(content=media.content, mime_type=mime_type, filename=media.filename)
+
+    def _check_media_host(self, url: str) -> None:
+        """The bearer token may go to Meta's media hosts or our configured API host, nowhere else."""
+        parts, api = urlsplit(url), urlsplit(self.base_url())
+        host = (parts.hostname or "").lower()
+        on_meta = parts.scheme == "https" and host.endswith(MEDIA_HOST_SUFFIXES)
+        on_api = (parts.scheme, parts.netloc) == (api.scheme, api.netloc)
+        if not (on_meta or on_api):
+            raise ProviderRejected("Meta Cloud API pointed the media download at an unexpected host.", code="media_host_refused")
 
     def check_health(self) -> ProviderHealth:
         data = self.request_json("GET", self._path(), params={"fields": "health_status,quality_rating"})
@@ -198,79 +272,9 @@ class MetaCloudWhatsApp(HttpAdapterMixin, WhatsAppProvider):
             data = json.loads(request.body)
         except ValueError:
             raise ProviderRejected("Meta webhook body is not JSON.", code="malformed") from None
-        parsed: list[InboundEvent] = []
-        for entry in data.get("entry") or []:
-            for change in entry.get("changes") or []:
-                if change.get("field") != "messages":
-                    continue
-                value = change.get("value") or {}
-                own_number = str((value.get("metadata") or {}).get("display_phone_number", ""))
-                for item in value.get("messages") or []:
-                    parsed.append(_inbound(item, own_number))
-                for item in value.get("statuses") or []:
-                    status = STATUS_MAP.get(str(item.get("status")))
-                    if status is None:
-                        continue
-                    error = (item.get("errors") or [{}])[0]
-                    parsed.append(
-                        InboundEvent(
-                            kind=events.MESSAGE_STATUS,
-                            event_id=f"{item.get('id')}:{item.get('status')}",
-                            provider_message_id=str(item.get("id", "")),
-                            status=status,
-                            to_number=_plus(item.get("recipient_id", "")),
-                            error_code=str(error.get("code", "")) if error else "",
-                            error_message=str(error.get("message") or error.get("title") or "") if error else "",
-                            occurred_at=_timestamp(item.get("timestamp")),
-                            raw=item,
-                        )
-                    )
-        return parsed
-
-
-def _plus(number: Any) -> str:
-    text = str(number or "")
-    return text if not text or text.startswith("+") else f"+{text}"
-
-
-def _timestamp(value: Any) -> datetime | None:
-    try:
-        return datetime.fromtimestamp(int(value), tz=UTC)
-    except (TypeError, ValueError):
-        return None
-
-
-def _inbound(item: dict[str, Any], own_number: str) -> InboundEvent:
-    kind = str(item.get("type", ""))
-    body = ""
-    attachments: tuple[Attachment, ...] = ()
-    if kind == "text":
-        body = str((item.get("text") or {}).get("body", ""))
-    elif kind in ATTACHMENT_KINDS or kind in ("sticker", "voice"):
-        media = item.get(kind) or {}
-        body = str(media.get("caption", ""))
-        # Meta sends a media id, not a URL; it is fetched with GET /<version>/<media id>.
-        attachments = (
-            Attachment(
-                url=f"meta-media:{media.get('id', '')}",
-                mime_type=str(media.get("mime_type", "")),
-                caption=body,
-                filename=str(media.get("filename", "")),
-            ),
-        )
-    else:
-        body = f"[{kind} message]"
-    return InboundEvent(
-        kind=events.INBOUND_MESSAGE,
-        event_id=str(item.get("id", "")),
-        provider_message_id=str(item.get("id", "")),
-        from_number=_plus(item.get("from", "")),
-        to_number=_plus(own_number),
-        body=body,
-        attachments=attachments,
-        occurred_at=_timestamp(item.get("timestamp")),
-        raw=item,
-    )
+        if not isinstance(data, dict):
+            raise ProviderRejected("Meta webhook body is not a JSON object.", code="malformed")
+        return meta_webhooks.parse(data)
 
 
 __all__ = ["MetaCloudWhatsApp"]
