@@ -20,6 +20,7 @@ from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 import requests
 
+from providers import events
 from providers.config import ConfigField
 from providers.errors import (
     ProviderError,
@@ -47,6 +48,9 @@ PROVIDER_TIED_CODES = frozenset({
 })
 # 63018: rate limit of the WhatsApp sender.
 RATE_LIMIT_CODES = frozenset({"20429", "14107", "63018"})
+# Twilio error code → our normalized code. 63016: free-form message outside the 24-hour
+# window (send a template, i.e. a Content SID, instead); usually reported by status callback.
+NORMALIZED_ERRORS = {"63016": events.ERROR_OUTSIDE_WINDOW}
 
 ACCOUNT_FIELDS = (
     ConfigField("account_sid", "Account SID", help_text="Starts with AC, from the Twilio console."),
@@ -96,6 +100,8 @@ class TwilioAccountMixin:
         status = response.status_code
         if transient_status(status) or code in RATE_LIMIT_CODES:
             return ProviderUnavailable(f"Twilio: {message}", code=code or status, status=status)
+        if code in NORMALIZED_ERRORS:
+            return ProviderRejected(f"Twilio refused [{code}]: {message}", code=NORMALIZED_ERRORS[code], status=status, fail_over=True)
         fail_over = status in (401, 403) or code in PROVIDER_TIED_CODES
         return ProviderRejected(f"Twilio refused: {message}", code=code or status, status=status, fail_over=fail_over)
 
@@ -174,6 +180,13 @@ def validate_signature(
     return matched
 
 
+def normalized_error(code: str, message: str) -> tuple[str, str]:
+    """(error_code, error_message) for a status callback: ours when we normalize it."""
+    if code in NORMALIZED_ERRORS:
+        return NORMALIZED_ERRORS[code], f"[{code}] {message}".strip()
+    return code, message
+
+
 def price(value: Any) -> Decimal | None:
     """Twilio states prices as negative decimal strings (a charge); we store the amount."""
     if value in (None, ""):
@@ -201,6 +214,7 @@ __all__ = [
     "clean_account",
     "compute_signature",
     "http_fields",
+    "normalized_error",
     "price",
     "url_variants",
     "validate_signature",

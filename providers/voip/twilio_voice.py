@@ -3,11 +3,21 @@
 A call needs instructions: exactly one of ``Url`` (TwiML fetched by Twilio) or ``Twiml``.
 They come from the call itself, else from the integration's ``default_twiml_url`` or
 ``default_twiml``.
+
+Hang-up: ``POST …/Calls/<CallSid>.json`` with ``Status=canceled`` (a queued or ringing call)
+or ``Status=completed`` (in progress), per the ``UpdateStatus`` values of the official
+``twilio`` package (``twilio/rest/api/v2010/account/call/__init__.py``); the call is read
+first (``GET …/Calls/<CallSid>.json``) to pick one, and a call already over is not touched.
+The call resource carries ``price``/``price_unit`` (negative decimal, "populated after the call
+is completed. May not be immediately available") and ``duration``: ``fetch_call`` reads them.
 """
 
 from __future__ import annotations
 
-from providers import events
+from typing import Any
+from urllib.parse import quote
+
+from providers import events, features
 from providers.base import VoipProvider
 from providers.catalog import CATALOG
 from providers.config import ConfigField
@@ -24,6 +34,7 @@ from providers.twilio_api import (
 )
 from providers.values import (
     CallResult,
+    HangupResult,
     InboundEvent,
     OutboundCall,
     Stability,
@@ -42,9 +53,12 @@ CALL_STATUS_MAP = {
     "busy": events.CALL_BUSY,
     "no-answer": events.CALL_NO_ANSWER,
     "failed": events.CALL_FAILED,
-    "canceled": events.CALL_FAILED,
+    # Cancelled before anyone answered (by us, or by the caller): nobody picked up.
+    "canceled": events.CALL_NO_ANSWER,
 }
 STATUS_CALLBACK_EVENTS = ("initiated", "ringing", "answered", "completed")
+NOT_YET_ANSWERED = frozenset({"queued", "initiated", "ringing"})
+FINAL = frozenset({"completed", "busy", "no-answer", "failed", "canceled"})
 
 
 class TwilioVoice(TwilioAccountMixin, HttpAdapterMixin, VoipProvider):
@@ -54,7 +68,10 @@ class TwilioVoice(TwilioAccountMixin, HttpAdapterMixin, VoipProvider):
     official = True
     stability = Stability.HIGH
     pricing = CATALOG["twilio_voice"]
-    features = frozenset({"twiml", "status_callbacks"})
+    features = frozenset({
+        features.TWIML, features.STATUS_CALLBACKS, features.CALL_INSTRUCTIONS, features.HANGUP, features.CALL_LOOKUP,
+        features.CALL_COST,
+    })
     http_label = "Twilio"
 
     config_fields = (
@@ -108,6 +125,37 @@ class TwilioVoice(TwilioAccountMixin, HttpAdapterMixin, VoipProvider):
             raw=data,
         )
 
+    def _call_path(self, provider_call_id: str) -> str:
+        return self.account_path(f"/Calls/{quote(provider_call_id, safe='')}.json")
+
+    def _call_result(self, data: dict[str, Any]) -> CallResult:
+        known = data.get("price") not in (None, "")
+        duration = str(data.get("duration") or "")
+        return CallResult(
+            provider_call_id=str(data.get("sid", "")),
+            status=CALL_STATUS_MAP.get(str(data.get("status")), events.CALL_INITIATED),
+            cost=price(data.get("price")) if known else None,
+            currency=str(data.get("price_unit") or "") or None if known else None,
+            duration_seconds=int(duration) if duration.isdigit() else None,
+            raw=data,
+        )
+
+    def lookup_call(self, provider_call_id: str) -> CallResult:
+        return self._call_result(self.request_json("GET", self._call_path(provider_call_id)))
+
+    def end_call(self, provider_call_id: str) -> HangupResult:
+        current = self.request_json("GET", self._call_path(provider_call_id))
+        twilio_status = str(current.get("status", ""))
+        if twilio_status in FINAL:
+            call = self._call_result(current)
+            return HangupResult(provider_call_id=provider_call_id, status=call.status, already_ended=True,
+                                cost=call.cost, currency=call.currency, raw=current)
+        target = "canceled" if twilio_status in NOT_YET_ANSWERED else "completed"
+        updated = self.request_json("POST", self._call_path(provider_call_id), data={"Status": target})
+        call = self._call_result(updated)
+        return HangupResult(provider_call_id=provider_call_id, status=call.status if str(updated.get("status")) in FINAL else "",
+                            cost=call.cost, currency=call.currency, raw=updated)
+
     def parse_webhook(self, request: WebhookRequest) -> list[InboundEvent]:
         form = form_of(request)
         sid = first(form, "CallSid")
@@ -122,6 +170,7 @@ class TwilioVoice(TwilioAccountMixin, HttpAdapterMixin, VoipProvider):
                 event_id=f"{sid}:{twilio_status}",
                 provider_message_id=sid,
                 status=status,
+                provider_status=twilio_status,
                 from_number=strip_channel(first(form, "From")),
                 to_number=strip_channel(first(form, "To")),
                 duration_seconds=int(duration) if duration.isdigit() else None,
