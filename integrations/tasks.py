@@ -16,7 +16,7 @@ from __future__ import annotations
 from celery import shared_task
 from django.conf import settings
 
-from integrations.services import health, notifications
+from integrations.services import call_control, health, notifications
 from integrations.services.delivery import dispatch, sweeper
 from integrations.services.migration.execution import migration_execute
 
@@ -75,3 +75,20 @@ def execute_provider_migration(migration_id: str) -> str:
     """Step 4 of the wizard: the service runs the steps, records progress and rolls back a
     half-done switch."""
     return migration_execute(migration_id=migration_id).state
+
+
+@shared_task(
+    bind=True,
+    name="integrations.tasks.continue_call",
+    acks_late=True,
+    autoretry_for=(call_control.CallStepDeferred,),
+    retry_backoff=1,
+    retry_backoff_max=8,
+    retry_jitter=True,
+    max_retries=3,
+)
+def continue_call(self, organization_id: str, integration_id: str, kind: str, provider_call_id: str, raw: dict) -> bool:
+    return call_control.call_continue(
+        organization_id=organization_id, integration_id=integration_id, kind=kind, provider_call_id=provider_call_id, raw=raw
+    )
+

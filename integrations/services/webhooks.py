@@ -26,7 +26,8 @@ from audit import services as audit
 from audit.models import AuditEvent
 from integrations.errors import NotFound
 from integrations.models import Call, Message, OrganizationIntegration
-from providers import events
+from integrations.services.queue import enqueue_on_commit
+from providers import events, features
 from providers.errors import ProviderError, WebhookSignatureError
 from providers.registry import UnknownProvider
 from providers.values import InboundEvent, WebhookRequest
@@ -128,8 +129,11 @@ def webhook_apply_events(*, integration: OrganizationIntegration, parsed: list[I
                 result = _store_inbound(integration, event)
             elif event.kind == events.SESSION_STATUS:
                 result = _apply_session_status(integration, event)
+            elif event.kind == events.CALL_COST:
+                result = _apply_call_cost(integration, event)
             else:
                 result = "unmatched"
+            _continue_call(integration, event)
             applied += result == "applied"
             unchanged += result == "unchanged"
             unmatched += result == "unmatched"
@@ -231,6 +235,33 @@ def _apply_call_status(integration: OrganizationIntegration, event: InboundEvent
         fields += ["cost", "currency", "cost_source"]
     call.save(update_fields=fields)
     return "applied"
+
+
+def _apply_call_cost(integration: OrganizationIntegration, event: InboundEvent) -> str:
+    """What the provider says the call cost (Telnyx ``call.cost``) replaces any estimate."""
+    if not event.provider_message_id or event.cost is None:
+        return "unmatched"
+    updated = (
+        Call.objects.for_org(integration.organization)
+        .filter(integration=integration, provider_call_id=event.provider_message_id)
+        .exclude(cost=event.cost, cost_source="provider")
+        .update(cost=event.cost, currency=(event.currency or "")[:3], cost_source="provider", updated_at=timezone.now())
+    )
+    if updated:
+        return "applied"
+    exists = Call.objects.for_org(integration.organization).filter(
+        integration=integration, provider_call_id=event.provider_message_id).exists()
+    return "unchanged" if exists else "unmatched"
+
+
+def _continue_call(integration: OrganizationIntegration, event: InboundEvent) -> None:
+    """Queue the next step of a call whose instructions run as commands (Telnyx) once this
+    transaction commits; the adapter ignores events it has nothing to do for."""
+    wanted = event.kind == events.CALL_PROGRESS or (event.kind == events.CALL_STATUS and event.status == events.CALL_ANSWERED)
+    if not wanted or not event.provider_message_id or not integration.provider_class().supports(features.CALL_SCRIPTS):
+        return
+    enqueue_on_commit("integrations.tasks.continue_call", str(integration.organization_id), str(integration.pk), event.kind,
+                      event.provider_message_id, dict(event.raw))
 
 
 def _store_inbound(integration: OrganizationIntegration, event: InboundEvent) -> str:

@@ -6,6 +6,7 @@ import hmac
 import json
 import time
 import uuid
+from decimal import Decimal
 from urllib.parse import urlencode
 
 import pytest
@@ -15,6 +16,7 @@ from django.urls import reverse
 from twilio.request_validator import RequestValidator
 
 from audit.models import AuditEvent
+from config.celery import app as celery_app
 from integrations.models import Call, Message, OrganizationIntegration
 from tests.factories import make_integration
 
@@ -257,6 +259,52 @@ def test_twilio_voice_call_progress(client, organization):
 
 # ----- Telnyx: Ed25519
 
+@pytest.fixture
+def eager_celery():
+    previous = celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = True
+    yield
+    celery_app.conf.task_always_eager = previous
+
+
+def post_telnyx(client, integration, body, timestamp=None):
+    timestamp = int(time.time()) if timestamp is None else timestamp
+    signature = base64.b64encode(TELNYX_KEY.sign(f"{timestamp}|".encode() + body)).decode()
+    return client.post(webhook_path(integration), data=body, content_type="application/json",
+                       HTTP_TELNYX_SIGNATURE_ED25519=signature, HTTP_TELNYX_TIMESTAMP=str(timestamp))
+
+
+def test_telnyx_answer_runs_the_calls_instructions_and_the_cost_is_recorded(client, organization, eager_celery,
+                                                                            django_capture_on_commit_callbacks):
+    from providers.voip import telnyx_events
+    from tests.providers.loopback import LoopbackServer, Reply
+
+    with LoopbackServer() as telnyx:
+        telnyx.route("POST", "/v2/calls/v3:abc/actions/speak", Reply(json={"data": {"result": "ok"}}))
+        integration = make_integration(
+            organization=organization, provider_name="telnyx",
+            config={"connection_id": "1494404757140276705", "from_number": "+18005550101", "public_key": TELNYX_PUBLIC,
+                    "base_url": telnyx.url},
+            credentials={"api_key": "KEY-telnyx-webhooks-2"},
+        )
+        call = Call.objects.create(organization=organization, integration=integration, provider_name="telnyx",
+                                   to="+16505551234", status=Call.Status.INITIATED, provider_call_id="v3:abc")
+        state = telnyx_events.encode_state({"r": str(call.pk), "i": 0, "s": [["speak", "Hello", 0, "", "", "", 1], ["hangup", "", 0, "", "", "", 1]]})
+        answered = json.dumps({"data": {"event_type": "call.answered", "id": "evt-a", "occurred_at": "2026-11-22T10:00:05Z",
+                                        "payload": {"call_control_id": "v3:abc", "client_state": state}}}).encode()
+        with django_capture_on_commit_callbacks(execute=True):
+            assert post_telnyx(client, integration, answered).status_code == 200
+        [speak] = telnyx.requests_to("POST", "/v2/calls/v3:abc/actions/speak")
+        assert (speak.json()["payload"], speak.header("Authorization")) == ("Hello", "Bearer KEY-telnyx-webhooks-2")
+    call.refresh_from_db()
+    assert call.status == "answered"
+    cost = json.dumps({"data": {"event_type": "call.cost", "id": "evt-c", "occurred_at": "2026-11-22T10:01:35Z", "payload": {
+        "call_control_id": "v3:abc", "status": "success", "total_cost": "0.0096",
+        "cost_parts": [{"call_part": "call-control", "cost": "0.0096", "currency": "USD"}]}}}).encode()
+    assert post_telnyx(client, integration, cost).status_code == 200
+    call.refresh_from_db()
+    assert (call.cost, call.currency, call.cost_source) == (Decimal("0.0096"), "USD", "provider")
+
 def test_telnyx_signed_hangup_and_an_expired_one(client, organization):
     integration = make_integration(
         organization=organization, provider_name="telnyx",
@@ -265,14 +313,12 @@ def test_telnyx_signed_hangup_and_an_expired_one(client, organization):
     )
     call = Call.objects.create(organization=organization, integration=integration, provider_name="telnyx",
                                to="+16505551234", status=Call.Status.ANSWERED, provider_call_id="v3:abc")
-    body = json.dumps({"data": {"event_type": "call.hangup", "id": "evt-1", "payload": {
-        "call_control_id": "v3:abc", "hangup_cause": "normal_clearing",
-        "start_time": "2026-11-22T10:00:00Z", "end_time": "2026-11-22T10:01:30Z"}}}).encode()
+    # Telnyx's call.hangup has no end_time: the event's occurred_at is when the call ended.
+    body = json.dumps({"data": {"event_type": "call.hangup", "id": "evt-1", "occurred_at": "2026-11-22T10:01:30Z", "payload": {
+        "call_control_id": "v3:abc", "hangup_cause": "normal_clearing", "start_time": "2026-11-22T10:00:00Z"}}}).encode()
 
     def post(timestamp):
-        signature = base64.b64encode(TELNYX_KEY.sign(f"{timestamp}|".encode() + body)).decode()
-        return client.post(webhook_path(integration), data=body, content_type="application/json",
-                           HTTP_TELNYX_SIGNATURE_ED25519=signature, HTTP_TELNYX_TIMESTAMP=str(timestamp))
+        return post_telnyx(client, integration, body, timestamp)
 
     assert post(int(time.time()) - 400).status_code == 403
     call.refresh_from_db()
