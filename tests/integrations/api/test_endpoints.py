@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from audit.models import AuditEvent
 from integrations.models import Call, Membership, Message, OrganizationIntegration
 from tests.factories import SECRET_API_KEY, make_membership, make_user
@@ -210,6 +212,26 @@ def test_audit_events_filter_by_action_target_and_dates(api_client, tenant_a):
     event_id = switched["results"][0]["id"]
     assert client.get(f"{V1}/audit-events/{event_id}/").status_code == 200
     assert client.delete(f"{V1}/audit-events/{event_id}/").status_code == 405
+
+
+@pytest.mark.parametrize("params,expected", [
+    # ISO 8601 allows offsets PostgreSQL refuses (beyond ±15:59): compared in UTC instead.
+    ({"created_before": "4096-06-30T22:27:16.6+23:24"}, 1),
+    ({"created_after": "0363-01-07T13:34:39+15:40", "created_before": "4096-06-30T22:27:16+23:59"}, 1),
+    ({"created_before": "2000-01-01T00:00:00-23:59"}, 0),
+    # Bounds that leave the representable range once in UTC.
+    ({"created_before": "9999-12-31T23:59:59-05:00"}, 1),
+    ({"created_after": "9999-12-31T23:59:59-05:00"}, 0),
+    ({"created_after": "0001-01-01T00:00:00+05:00"}, 1),
+    ({"created_before": "0001-01-01T00:00:00+05:00"}, 0),
+])
+def test_date_filters_accept_any_iso_offset(api_client, tenant_a, params, expected):
+    client = api_client(tenant_a.admin)
+    assert client.post(f"{V1}/messages/", {"channel": "whatsapp", "to": "+14155550100", "body": "x"}, format="json").status_code == 202
+    for resource in ("messages", "audit-events"):
+        response = client.get(f"{V1}/{resource}/", params)
+        assert response.status_code == 200, response.content
+        assert (response.json()["count"] >= 1) == bool(expected), (resource, params)
 
 
 def test_lists_are_paginated(api_client, tenant_a):
