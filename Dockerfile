@@ -19,7 +19,8 @@ RUN pip install -c constraints.txt .
 
 COPY . .
 # collectstatic needs settings that import; these values exist only for this build step.
-RUN DEBUG=false SECRET_KEY=build-only FIELD_ENCRYPTION_KEY=build-only \
+RUN python scripts/compile_messages.py \
+ && DEBUG=false SECRET_KEY=build-only FIELD_ENCRYPTION_KEY=build-only \
     python manage.py collectstatic --noinput \
  && mkdir -p /var/lib/switchboard/metrics \
  && chown -R switchboard:switchboard /app /var/lib/switchboard

@@ -25,7 +25,7 @@ BENCH_ENV := DEBUG=false SECRET_KEY=bench-secret-key FIELD_ENCRYPTION_KEY=bench-
 	DATABASE_URL=$(BENCH_DATABASE_URL) REDIS_URL=$(BENCH_REDIS_URL) ALLOWED_HOSTS=127.0.0.1 CONN_MAX_AGE=60 \
 	SWITCHBOARD_SANDBOX=true PROVIDER_EGRESS_ALLOWLIST=127.0.0.1
 
-.PHONY: run test install services browser lint benchmark clean
+.PHONY: run test install messages services browser lint benchmark clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -35,7 +35,11 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP)
 
-run: install
+# Translations: locale/*/LC_MESSAGES/*.po compiled to .mo (polib, no GNU gettext needed).
+messages: install
+	@$(BIN)/python scripts/compile_messages.py
+
+run: messages
 	$(RUN_ENV) $(BIN)/python manage.py migrate --noinput
 	$(RUN_ENV) $(BIN)/python manage.py seed_demo
 	$(RUN_ENV) $(BIN)/python manage.py runserver 127.0.0.1:8000
@@ -49,17 +53,17 @@ browser:
 	@scripts/ensure_chromium.sh
 
 # Everything a fresh machine needs, then the whole suite. CI (.ci/run) is this plus its checks.
-test: services browser
+test: services browser messages
 	$(TEST_ENV) $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 
-benchmark: services
+benchmark: services messages
 	$(BIN)/python scripts/ensure_database.py $(BENCH_DATABASE_URL)
 	$(BENCH_ENV) $(BIN)/python manage.py migrate --noinput -v 0
 	$(BENCH_ENV) $(BIN)/python manage.py benchmark $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) db.sqlite3 staticfiles
+	rm -rf $(VENV) db.sqlite3 staticfiles locale/*/LC_MESSAGES/*.mo

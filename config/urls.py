@@ -8,6 +8,8 @@ urlpatterns = [
     # The app's screens first: the admin's provider pages must come before admin.site.urls.
     path("", include("integrations.views.urls")),
     path("admin/", admin.site.urls),
+    # set_language: the admin's language switch posts here.
+    path("i18n/", include("django.conf.urls.i18n")),
     path("api/", include("integrations.api.urls")),
     path("healthz", probes.healthz, name="healthz"),
     path("readyz", probes.readyz, name="readyz"),

@@ -14,6 +14,7 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
+from django.utils.translation import gettext as _
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -43,7 +44,7 @@ def _first_message(errors: dict[str, Any]) -> str:
         if isinstance(first, dict):
             return _first_message(first)
         return str(first) if field == NON_FIELD else f"{field}: {first}"
-    return "The request is invalid."
+    return _("The request is invalid.")
 
 
 def error_body(*, code: str, detail: str, errors: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -65,7 +66,7 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         # Django refuses to read a body over DATA_UPLOAD_MAX_MEMORY_SIZE; left to Django this
         # would be an HTML 400 page.
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
-        return Response(error_body(code="request_too_large", detail=f"The request body is larger than {limit} bytes."),
+        return Response(error_body(code="request_too_large", detail=_("The request body is larger than %(limit)s bytes.") % {"limit": limit}),
                         status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
     if isinstance(exc, ServiceError):
         code = getattr(view, "refusal_status_code", status.HTTP_409_CONFLICT)
@@ -79,13 +80,13 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         response.data = error_body(code="invalid", detail=_first_message(errors), errors=errors)
         return response
     if isinstance(exc, Http404):
-        response.data = error_body(code="not_found", detail="Not found.")
+        response.data = error_body(code="not_found", detail=_("Not found."))
         return response
     if isinstance(exc, DjangoPermissionDenied):
-        response.data = error_body(code="permission_denied", detail="You do not have permission to perform this action.")
+        response.data = error_body(code="permission_denied", detail=_("You do not have permission to perform this action."))
         return response
     detail = getattr(exc, "detail", None)
     codes = exc.get_codes() if isinstance(exc, exceptions.APIException) else None
     code = codes if isinstance(codes, str) else getattr(exc, "default_code", "error")
-    response.data = error_body(code=str(code), detail=str(detail) if detail is not None else "Error.")
+    response.data = error_body(code=str(code), detail=str(detail) if detail is not None else _("Error."))
     return response

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
@@ -149,7 +150,7 @@ class IntegrationViewSet(
         data = self._validated(s.ReorderSerializer)
         known = set(self.get_queryset().filter(pk__in=data["ordered_ids"]).values_list("pk", flat=True))
         if set(data["ordered_ids"]) - known:
-            raise NotFound("One or more integrations were not found.")
+            raise NotFound(_("One or more integrations were not found."))
         ordered = integrations_reorder(
             organization=request.organization,
             channel=data["channel"],

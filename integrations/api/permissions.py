@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import uuid
 
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from rest_framework import exceptions
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
@@ -25,8 +27,8 @@ ADMIN_ROLES = frozenset(Membership.ADMIN_ROLES)
 class OrganizationRequired(exceptions.APIException):
     status_code = 400
     default_code = "organization_required"
-    default_detail = (
-        f"You belong to several organizations; send the {ORG_HEADER} header (organization id or slug) "
+    default_detail = gettext_lazy(
+        "You belong to several organizations; send the X-Org-Id header (organization id or slug) "
         "to say which one this request is for."
     )
 
@@ -59,7 +61,7 @@ def resolve_organization(request) -> tuple[Organization, str]:
         if len(memberships) == 1:
             return memberships[0].organization, memberships[0].role
         if not memberships and not user.is_superuser:
-            raise NotAMember("You are not a member of any organization.")
+            raise NotAMember(_("You are not a member of any organization."))
         raise OrganizationRequired()
     membership = next((m for m in memberships if _matches(m.organization, ref)), None)
     if membership is not None:
@@ -69,7 +71,7 @@ def resolve_organization(request) -> tuple[Organization, str]:
         organization = Organization.objects.filter(**({"pk": as_uuid} if as_uuid else {"slug": ref})).first()
         if organization is not None:
             return organization, Membership.Role.OWNER
-    raise NotAMember(f"You are not a member of organization '{ref[:80]}'.")
+    raise NotAMember(_("You are not a member of organization '%(ref)s'.") % {"ref": ref[:80]})
 
 
 class IsOrganizationMember(BasePermission):
@@ -90,6 +92,7 @@ class IsOrganizationMember(BasePermission):
         allowed = getattr(view, "write_roles", ADMIN_ROLES)
         if role in allowed:
             return True
-        self.message = f"Your role in {organization.name} is {role}; this needs admin or owner."
+        self.message = _("Your role in %(organization)s is %(role)s; this needs admin or owner.") % {
+            "organization": organization.name, "role": role}
         self.code = "role_required"
         return False

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.http import JsonResponse
+from django.utils.translation import gettext as _
 
 from integrations.selectors.readiness import service_readiness
 
@@ -15,7 +16,7 @@ def healthz(request):
 def api_not_found(request, exception=None):
     """Django's 404 handler: JSON in the API's error shape under /api/, the usual page elsewhere."""
     if request.path.startswith("/api/"):
-        return JsonResponse({"code": "not_found", "detail": "Not found.", "errors": {}}, status=404)
+        return JsonResponse({"code": "not_found", "detail": _("Not found."), "errors": {}}, status=404)
     from django.views.defaults import page_not_found
 
     return page_not_found(request, exception)

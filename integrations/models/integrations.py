@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from encrypted_fields.fields import EncryptedCharField, EncryptedJSONField
 
 from integrations.models.organizations import Channel, Organization, OrgScopedQuerySet
@@ -131,15 +132,14 @@ class OrganizationIntegration(models.Model):
     def primary_refusal(self, now=None) -> str | None:
         """Why this integration cannot become primary now, or None when it can."""
         if self.status != self.Status.ACTIVE:
-            return (
-                f"'{self.display_name}' is {self.get_status_display().lower()}; only an "
-                "active integration can be primary. Test its connection and activate it first."
-            )
+            return _(
+                "'%(name)s' is %(status)s; only an active integration can be primary. Test its "
+                "connection and activate it first."
+            ) % {"name": self.display_name, "status": str(self.get_status_display()).lower()}
         if self.breaker_is_open(now):
-            return (
-                f"'{self.display_name}' is failing (circuit breaker open until "
-                f"{self.breaker_open_until:%H:%M:%S} UTC); wait for it to recover."
-            )
+            return _(
+                "'%(name)s' is failing (circuit breaker open until %(until)s UTC); wait for it to recover."
+            ) % {"name": self.display_name, "until": f"{self.breaker_open_until:%H:%M:%S}"}
         return None
 
     def can_be_primary(self, now=None) -> bool:

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db.models import Max
+from django.utils.translation import gettext as _
 
 from integrations.errors import NotFound
 from integrations.models import Call, Channel, Message, Organization, OrganizationIntegration
@@ -28,7 +29,7 @@ EXCELLENT_LATENCY_MS = 300
 def check_channel(channel: str) -> str:
     """The channel value, or ``NotFound`` (an unknown channel is an unknown resource)."""
     if channel not in Channel.values:
-        raise NotFound(f"Unknown channel '{channel}'; use one of: {', '.join(Channel.values)}.")
+        raise NotFound(_("Unknown channel '%(channel)s'; use one of: %(channels)s.") % {"channel": channel, "channels": ", ".join(Channel.values)})
     return channel
 
 

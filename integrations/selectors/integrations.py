@@ -7,6 +7,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
+from django.utils.translation import gettext as _
 
 from integrations.errors import NotFound
 from integrations.models import Organization, OrganizationIntegration
@@ -67,8 +68,9 @@ def integration_get(*, organization: Organization, ref: str, channel: str | None
         return matches[0]
     where = f"{channel} " if channel else ""
     if matches:
-        raise NotFound(f"More than one {where}integration is named '{ref}'; use its id.")
-    raise NotFound(f"{organization.name} has no {where}integration '{ref}'.")
+        raise NotFound(_("More than one %(where)sintegration is named '%(ref)s'; use its id.") % {"where": where, "ref": ref})
+    raise NotFound(_("%(organization)s has no %(where)sintegration '%(ref)s'.")
+                   % {"organization": organization.name, "where": where, "ref": ref})
 
 
 def integration_for_org(*, organization: Organization, integration_id: Any) -> OrganizationIntegration:
@@ -77,7 +79,7 @@ def integration_for_org(*, organization: Organization, integration_id: Any) -> O
     try:
         return OrganizationIntegration.objects.for_org(organization).get(pk=integration_id)
     except (OrganizationIntegration.DoesNotExist, ValueError, ValidationError):
-        raise NotFound("No such integration.") from None
+        raise NotFound(_("No such integration.")) from None
 
 
 def administered_integration(*, user: Any, integration_id: Any) -> OrganizationIntegration:
@@ -95,7 +97,7 @@ def administered_integration(*, user: Any, integration_id: Any) -> OrganizationI
     except (ValueError, ValidationError):
         integration = None
     if integration is None:
-        raise NotFound("No such integration.")
+        raise NotFound(_("No such integration."))
     return integration
 
 

@@ -9,6 +9,7 @@ from uuid import UUID
 from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from audit.models import AuditEvent
 from integrations.errors import NotFound
@@ -34,7 +35,7 @@ def migration_get(*, organization: Organization, migration_id: UUID | str, chann
     try:
         return queryset.get(pk=migration_id)
     except (ProviderMigration.DoesNotExist, ValueError, ValidationError):
-        raise NotFound("No such migration for this organization.") from None
+        raise NotFound(_("No such migration for this organization.")) from None
 
 
 def migration_history(*, organization: Organization, limit: int = 200) -> QuerySet[ProviderMigration]:

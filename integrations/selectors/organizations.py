@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db.models import QuerySet
+from django.utils.translation import gettext as _
 
 from integrations.errors import NotFound
 from integrations.models import Membership, Organization
@@ -29,7 +30,7 @@ def organization_get(*, slug: str) -> Organization:
     try:
         return Organization.objects.get(slug=slug)
     except Organization.DoesNotExist:
-        raise NotFound(f"No organization with slug '{slug}'.") from None
+        raise NotFound(_("No organization with slug '%(slug)s'.") % {"slug": slug}) from None
 
 
 def administered_organization(*, user, slug: str) -> Organization:
@@ -37,5 +38,5 @@ def administered_organization(*, user, slug: str) -> Organization:
     existence is not confirmed)."""
     organization = administered_organizations(user).filter(slug=slug).first()
     if organization is None:
-        raise NotFound("No such organization among the ones you administer.")
+        raise NotFound(_("No such organization among the ones you administer."))
     return organization

@@ -30,6 +30,8 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 from audit import context
 from audit import services as audit
@@ -179,7 +181,8 @@ def run_health_checks(*, organization: Organization | None = None, actor: Any = 
                 notifications.notify(
                     organization=org,
                     event=notifications.PROVIDER_DOWN,
-                    summary=f"{integration.display_name} ({integration.provider_name}) is down",
+                    summary=format_lazy(_("{name} ({provider}) is down"), name=integration.display_name,
+                                        provider=integration.provider_name),
                     data={"integration": str(integration.pk), "channel": integration.channel,
                           "is_primary": integration.is_primary, "detail": integration.health_detail[:300]},
                 )

@@ -7,6 +7,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
 
 from audit import services as audit
 from integrations.errors import OperationRefused
@@ -36,7 +37,8 @@ def _split_secrets(provider_class, credentials: Mapping[str, Any] | None) -> dic
     unknown = sorted(set(credentials or {}) - secret_names)
     if unknown:
         raise ValidationError(
-            {"credentials": [f"Unknown credential field(s) for {provider_class.display_name}: {', '.join(unknown)}."]}
+            {"credentials": [_("Unknown credential field(s) for %(provider)s: %(fields)s.")
+                             % {"provider": provider_class.display_name, "fields": ", ".join(unknown)}]}
         )
     return {k: str(v) for k, v in (credentials or {}).items() if v not in (None, "")}
 
@@ -61,19 +63,21 @@ def integration_create(
     provider_class = _provider_class(provider_name)
     if channel is not None and channel != provider_class.channel:
         raise ValidationError(
-            {"provider_name": [f"{provider_class.display_name} is a {provider_class.channel} provider, not {channel}."]}
+            {"provider_name": [_("%(provider)s is a %(channel)s provider, not %(wanted)s.")
+                               % {"provider": provider_class.display_name, "channel": provider_class.channel, "wanted": channel}]}
         )
     channel = provider_class.channel.value
     config = dict(config or {})
     secrets = _split_secrets(provider_class, credentials)
     provider_class.validate_config(config, secrets)
     if status not in Status.values:
-        raise ValidationError({"status": [f"Unknown status '{status}'."]})
+        raise ValidationError({"status": [_("Unknown status '%(status)s'.") % {"status": status}]})
 
     with transaction.atomic():
         rows = lock_channel_rows(organization=organization, channel=channel)
         if any(row.display_name == display_name for row in rows):
-            raise ValidationError({"display_name": [f"'{display_name}' is already used for another {channel} integration."]})
+            raise ValidationError({"display_name": [_("'%(name)s' is already used for another %(channel)s integration.")
+                                                    % {"name": display_name, "channel": channel}]})
         if priority is None:
             priority = min((row.priority for row in rows), default=100) - 10 if rows else 100
         integration = OrganizationIntegration(
@@ -121,12 +125,13 @@ def integration_update(
         rows = lock_channel_rows(organization=integration.organization, channel=integration.channel)
         current = next((row for row in rows if row.pk == integration.pk), None)
         if current is None:
-            raise OperationRefused("This integration no longer exists.", code="not_found")
+            raise OperationRefused(_("This integration no longer exists."), code="not_found")
         before = current.snapshot()
 
         if display_name is not None and display_name != current.display_name:
             if any(row.display_name == display_name for row in rows if row.pk != current.pk):
-                raise ValidationError({"display_name": [f"'{display_name}' is already used for another {current.channel} integration."]})
+                raise ValidationError({"display_name": [_("'%(name)s' is already used for another %(channel)s integration.")
+                                                        % {"name": display_name, "channel": current.channel}]})
             current.display_name = display_name
         if config is not None:
             current.config = dict(config)
@@ -140,11 +145,11 @@ def integration_update(
             current.priority = int(priority)
         if status is not None and status != current.status:
             if status not in Status.values:
-                raise ValidationError({"status": [f"Unknown status '{status}'."]})
+                raise ValidationError({"status": [_("Unknown status '%(status)s'.") % {"status": status}]})
             if current.is_primary and status != Status.ACTIVE:
                 raise OperationRefused(
-                    f"'{current.display_name}' is the primary {current.channel} integration; switch "
-                    "the primary to another integration before changing its status.",
+                    _("'%(name)s' is the primary %(channel)s integration; switch the primary to another "
+                      "integration before changing its status.") % {"name": current.display_name, "channel": current.channel},
                     code="is_primary",
                 )
             current.status = status
@@ -152,7 +157,7 @@ def integration_update(
         try:
             current.save()
         except IntegrityError as exc:  # the database's own guard (a primary must stay active)
-            raise OperationRefused(f"The change breaks an integrity rule: {exc.__class__.__name__}.") from None
+            raise OperationRefused(_("The change breaks an integrity rule: %(rule)s.") % {"rule": exc.__class__.__name__}) from None
         promote_if_first_active(integration=current, actor=actor)
         after = current.snapshot()
         credentials_changed = credentials is not None and any(v not in (None, "") for v in credentials.values())
@@ -180,8 +185,8 @@ def _promote_next(*, integration: OrganizationIntegration, rows, actor: Any, rea
     )
     if not candidates:
         raise OperationRefused(
-            f"'{integration.display_name}' is the primary and no other active {integration.channel} "
-            "integration can take over.",
+            _("'%(name)s' is the primary and no other active %(channel)s integration can take over.")
+            % {"name": integration.display_name, "channel": integration.channel},
             code="no_fallback",
         )
     switch_primary(
@@ -195,8 +200,9 @@ def _promote_next(*, integration: OrganizationIntegration, rows, actor: Any, rea
 
 def _refuse_primary(integration: OrganizationIntegration, verb: str) -> None:
     raise OperationRefused(
-        f"'{integration.display_name}' is the primary {integration.channel} integration; switch the "
-        f"primary to another integration first, or {verb} it with promotion of the next fallback.",
+        _("'%(name)s' is the primary %(channel)s integration; switch the primary to another integration "
+          "first, or %(verb)s it with promotion of the next fallback.")
+        % {"name": integration.display_name, "channel": integration.channel, "verb": verb},
         code="is_primary",
     )
 
@@ -208,10 +214,10 @@ def integration_deactivate(
         rows = lock_channel_rows(organization=integration.organization, channel=integration.channel)
         current = next((row for row in rows if row.pk == integration.pk), None)
         if current is None:
-            raise OperationRefused("This integration no longer exists.", code="not_found")
+            raise OperationRefused(_("This integration no longer exists."), code="not_found")
         if current.is_primary:
             if not promote_next:
-                _refuse_primary(current, "deactivate")
+                _refuse_primary(current, _("deactivate"))
             _promote_next(integration=current, rows=rows, actor=actor, reason=reason)
         return integration_update(integration=current, actor=actor, status=Status.INACTIVE, reason=reason)
 
@@ -226,7 +232,7 @@ def integration_delete(
             return
         if current.is_primary:
             if not promote_next:
-                _refuse_primary(current, "delete")
+                _refuse_primary(current, _("delete"))
             _promote_next(integration=current, rows=rows, actor=actor, reason=reason)
         snapshot = current.snapshot()
         audit.record(
@@ -254,7 +260,7 @@ def integrations_reorder(
         by_id = {str(row.pk): row for row in rows}
         wanted = [str(i) for i in ordered_ids]
         if len(set(wanted)) != len(wanted):
-            raise ValidationError({"ordered_ids": ["An integration is listed more than once."]})
+            raise ValidationError({"ordered_ids": [_("An integration is listed more than once.")]})
         if set(wanted) != set(by_id):
             unknown = sorted(set(wanted) - set(by_id))
             missing = sorted(set(by_id) - set(wanted))

@@ -35,7 +35,9 @@ import requests
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
-from django.utils import timezone
+from django.utils import formats, timezone, translation
+from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext as _
 
 from audit import services as audit
 from integrations.models import Membership, Organization
@@ -71,12 +73,15 @@ def admin_emails(*, organization: Organization) -> list[str]:
     )
 
 
-def notify(*, organization: Organization, event: str, summary: str, data: dict[str, Any] | None = None) -> str:
+def notify(*, organization: Organization, event: str, summary: Any, data: dict[str, Any] | None = None) -> str:
     """Notify the organization of a critical event; returns the notification id.
 
     Safe to call inside a transaction: nothing leaves the process before it commits, and a
-    rolled-back change notifies nobody. ``summary`` and ``data`` must hold no secrets.
+    rolled-back change notifies nobody. ``summary`` and ``data`` must hold no secrets. A lazy
+    ``summary`` (``format_lazy``) is worded in the deployment's language, like the email.
     """
+    with translation.override(settings.LANGUAGE_CODE):
+        summary = str(summary)
     notification_id = uuid.uuid4().hex
     payload = {
         "id": notification_id,
@@ -96,12 +101,24 @@ def notify(*, organization: Organization, event: str, summary: str, data: dict[s
     return notification_id
 
 
+def email_text(*, organization: Organization, payload: dict[str, Any]) -> tuple[str, str]:
+    """(subject, body) in the deployment's language (``LANGUAGE_CODE``): the email goes out
+    after the request that caused it, to people whose language no request told us."""
+    with translation.override(settings.LANGUAGE_CODE):
+        occurred = parse_datetime(payload["occurred_at"])
+        when = formats.date_format(timezone.localtime(occurred), "DATETIME_FORMAT") if occurred else payload["occurred_at"]
+        subject = f"[Switchboard] {organization.name}: {payload['summary']}"[:200]
+        body = _(
+            "%(summary)s\n\nEvent: %(event)s\nOrganization: %(organization)s\nWhen: %(when)s\n\nDetails:\n%(details)s\n"
+        ) % {
+            "summary": payload["summary"], "event": payload["event"], "organization": organization.name,
+            "when": when, "details": json.dumps(payload["data"], indent=2, default=str),
+        }
+    return subject, body
+
+
 def _send_email(*, organization: Organization, payload: dict[str, Any], recipients: list[str]) -> None:
-    subject = f"[Switchboard] {organization.name}: {payload['summary']}"[:200]
-    body = (
-        f"{payload['summary']}\n\nEvent: {payload['event']}\nOrganization: {organization.name}\n"
-        f"When: {payload['occurred_at']}\n\nDetails:\n{json.dumps(payload['data'], indent=2, default=str)}\n"
-    )
+    subject, body = email_text(organization=organization, payload=payload)
     outcome, reason = "success", ""
     try:
         send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, recipients, fail_silently=False)

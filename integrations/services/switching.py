@@ -15,6 +15,7 @@ from uuid import UUID
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from audit import services as audit
 from audit.models import AuditEvent
@@ -52,7 +53,7 @@ def _target_id(target: Any) -> UUID:
     try:
         return target if isinstance(target, UUID) else UUID(str(target))
     except (TypeError, ValueError, AttributeError):
-        raise SwitchRefused(f"'{target}' is not an integration id.", code="unknown_integration") from None
+        raise SwitchRefused(_("'%(target)s' is not an integration id.") % {"target": target}, code="unknown_integration") from None
 
 
 def refusal_reason(integration: OrganizationIntegration, *, now: datetime | None = None) -> str | None:
@@ -88,7 +89,8 @@ def switch_primary(
         new = by_id.get(target_id)
         if new is None:
             raise SwitchRefused(
-                f"Integration {target_id} is not a {channel} integration of {organization.name}.",
+                _("Integration %(id)s is not a %(channel)s integration of %(organization)s.")
+                % {"id": target_id, "channel": channel, "organization": organization.name},
                 code="unknown_integration",
             )
         previous = next((row for row in rows if row.is_primary), None)

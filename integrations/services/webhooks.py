@@ -20,6 +20,7 @@ from uuid import UUID
 
 from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from audit import context
 from audit import services as audit
@@ -60,7 +61,7 @@ def webhook_integration(*, integration_id: UUID | str) -> OrganizationIntegratio
     try:
         return OrganizationIntegration.objects.select_related("organization").get(pk=integration_id)
     except (OrganizationIntegration.DoesNotExist, ValueError):
-        raise NotFound("No such webhook.") from None
+        raise NotFound(_("No such webhook.")) from None
 
 
 def webhook_receive(*, integration_id: UUID | str, request: WebhookRequest) -> WebhookOutcome:
@@ -77,7 +78,7 @@ def webhook_receive(*, integration_id: UUID | str, request: WebhookRequest) -> W
     except UnknownProvider:
         # The provider's plugin is no longer installed: nothing here can verify the request.
         logger.warning("Webhook for integration %s: provider '%s' is not registered.", integration.pk, integration.provider_name)
-        raise NotFound("No such webhook.") from None
+        raise NotFound(_("No such webhook.")) from None
 
     if request.method == "GET":
         try:

@@ -25,6 +25,8 @@ from enum import StrEnum
 from django.conf import settings
 from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 from audit import services as audit
 from integrations.models import OrganizationIntegration
@@ -108,7 +110,8 @@ def record_failure(*, integration: OrganizationIntegration, detail: str = "", no
         notifications.notify(
             organization=integration.organization,
             event=notifications.PROVIDER_DOWN,
-            summary=f"{integration.display_name} ({integration.provider_name}) is failing: circuit breaker open",
+            summary=format_lazy(_("{name} ({provider}) is failing: circuit breaker open"),
+                                name=integration.display_name, provider=integration.provider_name),
             data={
                 "integration": str(integration.pk),
                 "channel": integration.channel,

@@ -13,6 +13,8 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 from integrations.models import Call, Message, OrganizationIntegration
 from integrations.services import metrics, notifications
@@ -141,7 +143,8 @@ def record_failed(kind: Kind, row: Any, *, attempts, reason: str, code: str, cla
             notifications.notify(
                 organization=row.organization,
                 event=kind.failure_event,
-                summary=f"{kind.model.__name__} to {row.to} failed: {reason[:150]}",
+                summary=format_lazy(_("Message to {to} failed: {reason}") if kind is MESSAGE else _("Call to {to} failed: {reason}"),
+                                    to=row.to, reason=reason[:150]),
                 data={"id": str(row.pk), "reference": row.reference, "error_code": code, "attempts": len(attempts)},
             )
     metrics.delivery_recorded(kind=kind.model._meta.model_name, row=row, outcome="failed", attempts=attempts, written=updated)
