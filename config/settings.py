@@ -177,6 +177,8 @@ REST_FRAMEWORK = {
         "user_write": env.str("API_USER_WRITE_RATE", default="120/min"),
         "org_write": env.str("API_ORG_WRITE_RATE", default="600/min"),
         "auth_token": env.str("API_TOKEN_RATE", default="20/min"),
+        # Message and call sends (one request, single or batch, counts once) per organization.
+        "message_send": env.str("API_MESSAGE_SEND_RATE", default="100/s"),
     },
     "EXCEPTION_HANDLER": "integrations.api.errors.api_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "integrations.api.schema.AutoSchema",
@@ -246,6 +248,14 @@ DELIVERY_RETRY_BACKOFF = env.int("DELIVERY_RETRY_BACKOFF", default=2)
 DELIVERY_RETRY_BACKOFF_MAX = env.int("DELIVERY_RETRY_BACKOFF_MAX", default=300)
 # A queued row no task has picked up this long is queued again (e.g. the broker was down).
 DELIVERY_REQUEUE_AFTER = env.int("DELIVERY_REQUEUE_AFTER", default=300)
+# Back-pressure at intake: when an organization's waiting messages (queued or sending) would pass
+# this, new sends answer 429 with Retry-After (seconds). 0 = no limit. The count is kept in process
+# this many seconds between counts (integrations/services/delivery/queue_depth.py).
+MESSAGE_QUEUE_DEPTH_LIMIT = env.int("MESSAGE_QUEUE_DEPTH_LIMIT", default=100_000)
+MESSAGE_QUEUE_RETRY_AFTER = env.int("MESSAGE_QUEUE_RETRY_AFTER", default=10)
+MESSAGE_QUEUE_DEPTH_CACHE_SECONDS = env.float("MESSAGE_QUEUE_DEPTH_CACHE_SECONDS", default=1.0)
+# POST /api/v1/messages/batch/: at most this many messages per request (more answers 413).
+MESSAGE_BATCH_MAX_ITEMS = env.int("MESSAGE_BATCH_MAX_ITEMS", default=1000)
 # Circuit breaker per integration: opens after N consecutive retryable failures, for a cooldown.
 BREAKER_FAILURE_THRESHOLD = env.int("BREAKER_FAILURE_THRESHOLD", default=5)
 BREAKER_COOLDOWN_SECONDS = env.int("BREAKER_COOLDOWN_SECONDS", default=30)

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+from django.conf import settings
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import mixins, status, viewsets
+from rest_framework import exceptions, mixins, status, viewsets
+from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from integrations.api import filters
 from integrations.api import serializers as s
 from integrations.api.scoping import OrganizationQuerysetMixin
+from integrations.api.throttling import MessageSendThrottle
 from integrations.models import Call, Message
 from integrations.services.delivery import intake
+from integrations.services.delivery.queue_depth import QueueFull
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 
@@ -22,9 +27,24 @@ _IDEMPOTENCY_PARAMETER = OpenApiParameter(
 )
 
 
+class BatchTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_code = "batch_too_large"
+
+
+class QueueFullThrottled(exceptions.Throttled):
+    default_code = "queue_full"
+
+
+def _queue_full(exc: QueueFull) -> exceptions.Throttled:
+    return QueueFullThrottled(wait=exc.retry_after, detail=exc.message)
+
+
 class _DeliveryViewSet(OrganizationQuerysetMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
                        viewsets.GenericViewSet):
     http_method_names = ["get", "post", "head", "options"]
+    # Sends have their own, far higher rate than configuration writes (api/throttling.py).
+    throttle_classes = [MessageSendThrottle]
 
     def _accepted(self, obj, created: bool) -> Response:
         response = Response(
@@ -56,17 +76,73 @@ class MessageViewSet(_DeliveryViewSet):
         serializer = s.MessageCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        message, created = intake.send_message(
-            organization=request.organization,
-            channel=data["channel"],
-            to=data["to"],
-            body=data["body"],
-            attachments=[dict(item) for item in data["attachments"]],
-            reference=data["reference"] or None,
-            idempotency_key=request.headers.get(IDEMPOTENCY_HEADER) or None,
-            actor=request.user,
-        )
+        try:
+            message, created = intake.send_message(
+                organization=request.organization,
+                channel=data["channel"],
+                to=data["to"],
+                body=data["body"],
+                attachments=[dict(item) for item in data["attachments"]],
+                reference=data["reference"] or None,
+                idempotency_key=request.headers.get(IDEMPOTENCY_HEADER) or None,
+                actor=request.user,
+            )
+        except QueueFull as exc:
+            raise _queue_full(exc) from None
         return self._accepted(message, created)
+
+    @extend_schema(
+        request=s.MessageBatchSerializer,
+        responses={
+            202: s.MessageBatchResultSerializer,
+            200: OpenApiResponse(s.MessageBatchResultSerializer,
+                                 description="Nothing new was queued: every item was a replay or invalid."),
+            413: OpenApiResponse(description="More messages than the batch limit (1,000), or a body over the upload limit."),
+        },
+    )
+    @action(detail=False, methods=["post"], url_path="batch")
+    def batch(self, request):
+        """Queue up to 1,000 messages in one request and one transaction. Every item is validated
+        like a single send and answered in ``results`` at its index; an invalid item is not written,
+        the others are. Each item may carry its own ``idempotency_key``."""
+        data = request.data
+        items = data.get("messages") if isinstance(data, dict) else None
+        if not isinstance(items, list) or not items:
+            raise exceptions.ValidationError({"messages": [_("A non-empty list of messages is required.")]})
+        limit = settings.MESSAGE_BATCH_MAX_ITEMS
+        if len(items) > limit:
+            raise BatchTooLarge(_("At most %(limit)s messages per batch; this one has %(count)s.")
+                                % {"limit": limit, "count": len(items)})
+        item_serializer = s.MessageBatchItemSerializer()
+        valid: list[tuple[int, dict]] = []
+        errors: dict[int, dict] = {}
+        for index, item in enumerate(items):
+            try:
+                cleaned = item_serializer.run_validation(item)
+            except exceptions.ValidationError as exc:
+                detail = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
+                errors[index] = detail
+                continue
+            cleaned["attachments"] = [dict(a) for a in cleaned["attachments"]]
+            cleaned["reference"] = cleaned["reference"] or None
+            valid.append((index, cleaned))
+        try:
+            outcomes = intake.send_messages(organization=request.organization, items=[c for _, c in valid],
+                                            actor=request.user)
+        except QueueFull as exc:
+            raise _queue_full(exc) from None
+        results: list[dict] = [{}] * len(items)
+        for index, detail in errors.items():
+            results[index] = {"index": index, "result": "invalid", "id": None, "status": None, "errors": detail}
+        for (index, _item), outcome in zip(valid, outcomes, strict=True):
+            if outcome.errors is not None:
+                results[index] = {"index": index, "result": "invalid", "id": None, "status": None, "errors": outcome.errors}
+            else:
+                results[index] = {"index": index, "result": "accepted" if outcome.created else "replayed",
+                                  "id": str(outcome.message.pk), "status": outcome.message.status, "errors": {}}
+        counts = {name: sum(1 for r in results if r["result"] == name) for name in ("accepted", "replayed", "invalid")}
+        return Response({**counts, "results": results},
+                        status=status.HTTP_202_ACCEPTED if counts["accepted"] else status.HTTP_200_OK)
 
 
 @extend_schema(tags=["calls"])

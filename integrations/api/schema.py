@@ -56,6 +56,10 @@ def add_error_responses(result, generator, request, public):
     for path_item in result.get("paths", {}).values():
         for operation in path_item.values():
             responses = operation.setdefault("responses", {})
+            for code, response in responses.items():
+                # An error an operation documents itself (e.g. 413) has the shared body too.
+                if code.startswith("4") and "content" not in response:
+                    response["content"] = {"application/json": {"schema": ref}}
             for code, description in ERROR_RESPONSES.items():
                 if code in responses:
                     continue

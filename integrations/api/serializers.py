@@ -170,6 +170,32 @@ class MessageCreateSerializer(serializers.Serializer):
     reference = serializers.CharField(required=False, allow_blank=True, max_length=255, default="")
 
 
+class MessageBatchItemSerializer(MessageCreateSerializer):
+    idempotency_key = serializers.CharField(
+        required=False, allow_null=True, allow_blank=True, max_length=255, default=None,
+        help_text="Repeat an item with the same key (in this or a later batch) to get the first message back.",
+    )
+
+
+class MessageBatchSerializer(serializers.Serializer):
+    messages = MessageBatchItemSerializer(many=True, help_text="1 to 1,000 messages; more answers 413.")
+
+
+class MessageBatchItemResultSerializer(serializers.Serializer):
+    index = serializers.IntegerField(help_text="Position of the item in the request.")
+    result = serializers.ChoiceField(choices=["accepted", "replayed", "invalid"])
+    id = serializers.UUIDField(allow_null=True, help_text="The message's id; null when the item was invalid.")
+    status = serializers.CharField(allow_null=True, help_text="The message's delivery status.")
+    errors = serializers.DictField(help_text="Field name → messages for an invalid item; empty otherwise.")
+
+
+class MessageBatchResultSerializer(serializers.Serializer):
+    accepted = serializers.IntegerField()
+    replayed = serializers.IntegerField()
+    invalid = serializers.IntegerField()
+    results = MessageBatchItemResultSerializer(many=True)
+
+
 class MessageSerializer(serializers.ModelSerializer):
     class Meta:
         model = Message

@@ -70,3 +70,17 @@ class TokenRequestThrottle(_WriteThrottle):
 
     def get_cache_key(self, request, view):
         return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+
+class MessageSendThrottle(_WriteThrottle):
+    """Message and call sends, per organization, at their own rate (``message_send``): far above
+    the configuration-write throttles, so that intake keeps up with what providers carry. The
+    organization's queue depth limit (``MESSAGE_QUEUE_DEPTH_LIMIT``) is what bounds the backlog."""
+
+    scope = "message_send"
+
+    def get_cache_key(self, request, view):
+        organization = getattr(request, "organization", None)
+        if organization is None:
+            return None
+        return self.cache_format % {"scope": self.scope, "ident": organization.pk}

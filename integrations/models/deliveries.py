@@ -91,6 +91,9 @@ class Message(Delivery):
         indexes = [
             models.Index(fields=["organization", "channel", "-created_at"], name="message_org_channel_idx"),
             models.Index(fields=["status", "lease_expires_at"], name="message_status_lease_idx"),
+            # The queue depth an organization may not pass (services/delivery/queue_depth.py).
+            models.Index(fields=["organization"], condition=Q(status__in=["queued", "sending"]),
+                         name="message_org_waiting_idx"),
             models.Index(fields=["integration", "provider_message_id"], name="message_provider_id_idx"),
         ]
 

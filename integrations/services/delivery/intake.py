@@ -14,13 +14,15 @@ inside a savepoint, and it returns the winner's row.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from integrations.models import Call, Channel, Message, Organization
+from integrations.services.delivery import queue_depth
 from integrations.services.queue import enqueue_on_commit
 from providers.values import Attachment, normalize_phone
 
@@ -86,23 +88,10 @@ def _user_or_none(actor: Any):
     return actor if getattr(actor, "pk", None) and not isinstance(actor, str) else None
 
 
-def send_message(
-    *,
-    organization: Organization,
-    channel: str,
-    to: str,
-    body: str,
-    attachments: Iterable[Any] = (),
-    reference: str | None = None,
-    idempotency_key: str | None = None,
-    actor: Any,
-) -> tuple[Message, bool]:
-    """Store an outbound message and schedule its delivery. Returns ``(message, created)``.
-
-    ``created`` is False when ``idempotency_key`` was used before in this organization: the
-    stored message is returned as it is and nothing new is scheduled. Raises
-    ``ValidationError`` (field → messages) for a bad channel, recipient or content.
-    """
+def _clean_message(*, channel: str, to: str, body: str, attachments: Iterable[Any],
+                   reference: str | None, idempotency_key: str | None) -> dict[str, Any]:
+    """The fields of an outbound message as stored, or ``ValidationError`` (field → messages).
+    One validation for a single send and for every item of a batch."""
     errors: dict[str, list[str]] = {}
     if channel not in (Channel.WHATSAPP,):
         errors["channel"] = [f"Messages go over {Channel.WHATSAPP.value}; '{channel}' is not a messaging channel."]
@@ -119,6 +108,7 @@ def send_message(
     body = "" if body is None else str(body)
     if not body.strip() and not cleaned_attachments and "attachments" not in errors:
         errors["body"] = ["A message needs a body or an attachment."]
+    key = reference_value = None
     try:
         key = _clean_key(idempotency_key)
         reference_value = _clean_reference(reference)
@@ -126,19 +116,41 @@ def send_message(
         errors.update(exc.message_dict)
     if errors:
         raise ValidationError(errors)
+    return {
+        "idempotency_key": key,
+        "direction": Message.Direction.OUTBOUND,
+        "channel": channel,
+        "to": to_e164,
+        "body": body,
+        "attachments": cleaned_attachments,
+        "reference": reference_value,
+    }
 
+
+def send_message(
+    *,
+    organization: Organization,
+    channel: str,
+    to: str,
+    body: str,
+    attachments: Iterable[Any] = (),
+    reference: str | None = None,
+    idempotency_key: str | None = None,
+    actor: Any,
+) -> tuple[Message, bool]:
+    """Store an outbound message and schedule its delivery. Returns ``(message, created)``.
+
+    ``created`` is False when ``idempotency_key`` was used before in this organization: the
+    stored message is returned as it is and nothing new is scheduled. Raises
+    ``ValidationError`` (field → messages) for a bad channel, recipient or content, and
+    ``QueueFull`` when the organization's queue is at its depth limit.
+    """
+    fields = _clean_message(channel=channel, to=to, body=body, attachments=attachments,
+                            reference=reference, idempotency_key=idempotency_key)
+    key = fields.pop("idempotency_key")
     return _store_and_schedule(
-        Message,
-        DELIVER_MESSAGE_TASK,
-        organization=organization,
-        key=key,
-        direction=Message.Direction.OUTBOUND,
-        channel=channel,
-        to=to_e164,
-        body=body,
-        attachments=cleaned_attachments,
-        reference=reference_value,
-        created_by=_user_or_none(actor),
+        Message, DELIVER_MESSAGE_TASK, organization=organization, key=key,
+        created_by=_user_or_none(actor), **fields,
     )
 
 
@@ -189,6 +201,8 @@ def _store_and_schedule(model, task_name: str, *, organization: Organization, ke
         existing = model.objects.for_org(organization).filter(idempotency_key=key).first()
         if existing is not None:
             return existing, False
+    if model is Message:
+        queue_depth.check(organization=organization, adding=1)
     try:
         with transaction.atomic():
             row = model.objects.create(organization=organization, idempotency_key=key, **fields)
@@ -198,4 +212,93 @@ def _store_and_schedule(model, task_name: str, *, organization: Organization, ke
             raise
         # Another request with this key won the race; its row is committed by now.
         return model.objects.for_org(organization).get(idempotency_key=key), False
+    if model is Message:
+        queue_depth.added(organization=organization, count=1)
     return row, True
+
+
+# --------------------------------------------------------------------------- many at once
+
+
+@dataclass(frozen=True)
+class BatchItemResult:
+    """What became of one item of ``send_messages``: ``message`` with ``created`` (False: an
+    idempotent replay), or ``errors`` (field → messages) and nothing written."""
+
+    message: Message | None = None
+    created: bool = False
+    errors: dict[str, list[str]] | None = None
+
+
+def send_messages(*, organization: Organization, items: Sequence[Mapping[str, Any]], actor: Any) -> list[BatchItemResult]:
+    """Store many outbound messages in one transaction and schedule their delivery.
+
+    Each item takes the keyword arguments of ``send_message`` (``channel``, ``to``, ``body``,
+    ``attachments``, ``reference``, ``idempotency_key``) and is validated exactly like it. An
+    invalid item is answered with its errors and not written; the valid ones are stored. A key
+    used before in this organization, or earlier in the same batch, returns the stored message
+    (``created`` False) and schedules nothing. Raises ``QueueFull`` (nothing written) when the
+    new messages would pass the organization's queue depth limit.
+    """
+    results: list[BatchItemResult | None] = [None] * len(items)
+    cleaned: list[tuple[int, dict[str, Any]]] = []
+    for index, item in enumerate(items):
+        try:
+            cleaned.append((index, _clean_message(
+                channel=item.get("channel", Channel.WHATSAPP), to=item.get("to"), body=item.get("body", ""),
+                attachments=item.get("attachments") or (), reference=item.get("reference"),
+                idempotency_key=item.get("idempotency_key"),
+            )))
+        except ValidationError as exc:
+            results[index] = BatchItemResult(errors=exc.message_dict)
+    created_by = _user_or_none(actor)
+    with transaction.atomic():
+        keys = {fields["idempotency_key"] for _, fields in cleaned if fields["idempotency_key"] is not None}
+        by_key = _stored_by_key(organization, keys)
+        new_rows: list[tuple[int, Message]] = []
+        repeats: list[tuple[int, str]] = []  # (index, key) of an item whose key an earlier item carries
+        keys_in_batch: set[str] = set()
+        for index, fields in cleaned:
+            key = fields["idempotency_key"]
+            if key is not None and key in by_key:
+                results[index] = BatchItemResult(message=by_key[key], created=False)
+                continue
+            row = Message(organization=organization, created_by=created_by, **fields)
+            if key is not None:
+                if key in keys_in_batch:
+                    repeats.append((index, key))
+                    continue
+                keys_in_batch.add(key)
+            new_rows.append((index, row))
+        if new_rows:
+            queue_depth.check(organization=organization, adding=len(new_rows))
+            Message.objects.bulk_create([row for _, row in new_rows], ignore_conflicts=bool(keys))
+            stored = set(Message.objects.filter(pk__in=[row.pk for _, row in new_rows]).values_list("pk", flat=True))
+            lost_races = [row.idempotency_key for _, row in new_rows if row.pk not in stored]
+            if lost_races:
+                # Another request stored these keys between our lookup and our insert.
+                by_key.update(_stored_by_key(organization, lost_races))
+            for index, row in new_rows:
+                if row.pk in stored:
+                    results[index] = BatchItemResult(message=row, created=True)
+                    if row.idempotency_key is not None:
+                        by_key[row.idempotency_key] = row
+                else:
+                    results[index] = BatchItemResult(message=by_key[row.idempotency_key], created=False)
+            _schedule_messages([row.pk for _, row in new_rows if row.pk in stored])
+            queue_depth.added(organization=organization, count=len(stored))
+        for index, key in repeats:
+            results[index] = BatchItemResult(message=by_key[key], created=False)
+    return results
+
+
+def _stored_by_key(organization: Organization, keys: Iterable[str]) -> dict[str, Message]:
+    keys = list(keys)
+    if not keys:
+        return {}
+    return {row.idempotency_key: row for row in Message.objects.for_org(organization).filter(idempotency_key__in=keys)}
+
+
+def _schedule_messages(ids: Sequence[Any]) -> None:
+    for message_id in ids:
+        enqueue_on_commit(DELIVER_MESSAGE_TASK, str(message_id))

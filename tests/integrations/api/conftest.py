@@ -29,7 +29,8 @@ SECRET_NEW_KEY = "sk_live_ROTATED_secret_9876543210"
 FIXTURE_SECRETS = (SECRET_API_KEY, SECRET_ACCESS_TOKEN, SECRET_NEW_KEY)
 
 # Generous write rates so functional tests never meet the throttle; test_throttling lowers them.
-GENEROUS_RATES = {"user_write": "100000/min", "org_write": "100000/min", "auth_token": "100000/min"}
+GENEROUS_RATES = {"user_write": "100000/min", "org_write": "100000/min", "auth_token": "100000/min",
+                  "message_send": "100000/min"}
 
 _names = itertools.count(1)
 

@@ -112,6 +112,9 @@ CASES: dict[tuple[str, str], Case] = {
     ),
     ("api:message-list", "GET"): Case("scoped"),
     ("api:message-list", "POST"): Case("scoped", body=lambda b: {"channel": "whatsapp", "to": "+14155550111", "body": "A"}),
+    ("api:message-batch", "POST"): Case(
+        "scoped", body=lambda b: {"messages": [{"to": "+14155550113", "body": "A", "idempotency_key": "batch-a"}]}
+    ),
     ("api:message-detail", "GET"): Case("foreign", kwargs=lambda b: {"pk": b.message.pk}),
     ("api:call-list", "GET"): Case("scoped"),
     ("api:call-list", "POST"): Case("scoped", body=lambda b: {"to": "+14155550112"}),
