@@ -22,7 +22,8 @@ from integrations.models import Membership, Organization
 from tests.factories import make_membership, make_organization, make_user
 
 LOOPBACK = "127.0.0.1"
-GENEROUS_RATES = {"user_write": "100000/min", "org_write": "100000/min", "auth_token": "100000/min"}
+GENEROUS_RATES = {"user_write": "100000/min", "org_write": "100000/min", "auth_token": "100000/min",
+                  "message_send": "100000/min"}
 
 
 def free_port() -> int:
