@@ -43,7 +43,8 @@ def clean_text(value: Any, limit: int) -> str:
     return text[:limit]
 
 
-def _cost(value: Any) -> Decimal | None:
+def clean_cost(value: Any) -> Decimal | None:
+    """A money amount the cost columns can hold (six decimals), or None."""
     if value is None:
         return None
     try:
@@ -133,7 +134,7 @@ def clean_event(event: InboundEvent) -> InboundEvent:
                             new_id=clean_text(system.new_id, 64)) if system else None,
         attachments=attachments,
         duration_seconds=_duration(event.duration_seconds),
-        cost=_cost(event.cost),
+        cost=clean_cost(event.cost),
         currency=currency,
         occurred_at=_moment(event.occurred_at),
         raw=clean_raw(event.raw) if isinstance(event.raw, dict) else {},
@@ -148,4 +149,4 @@ def clean_events(parsed: Any, *, provider: str) -> list[InboundEvent]:
     return [clean_event(event) for event in parsed]
 
 
-__all__ = ["clean_event", "clean_events", "clean_raw", "clean_text"]
+__all__ = ["clean_cost", "clean_event", "clean_events", "clean_raw", "clean_text"]

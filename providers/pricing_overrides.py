@@ -8,6 +8,7 @@ override that passes can price every message and call later (delivery, costs, an
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 from collections.abc import Mapping
@@ -15,6 +16,8 @@ from decimal import Decimal
 from typing import Any
 
 from providers.pricing import PriceModel, parse_tiers, to_decimal
+
+logger = logging.getLogger(__name__)
 
 MAX_NUMBER_TEXT = 40
 PRICE_KEYS = frozenset({
@@ -110,6 +113,21 @@ def price_overrides_problem(model: PriceModel, overrides: Any) -> str | None:
     return None
 
 
+def priced_with_overrides(model: PriceModel, config: Mapping[str, Any] | None) -> tuple[PriceModel, bool]:
+    """(model with the config's price overrides, True), or (the model itself, False) when the
+    overrides cannot price (stored before they were validated, or edited in the database): a
+    screen or a report that shows prices never fails on one integration's overrides."""
+    overrides = config.get("pricing") if isinstance(config, Mapping) else None
+    if not overrides:
+        return model, True
+    try:
+        if price_overrides_problem(model, overrides) is None:
+            return model.with_overrides(config), True
+    except Exception:  # the checks above are meant to refuse, never to raise; be sure of it
+        logger.warning("Price overrides could not be checked", exc_info=True)
+    return model, False
+
+
 def _tiers_problem(tiers: Any) -> str | None:
     if not isinstance(tiers, list | tuple) or len(tiers) > MAX_TIERS:
         return f"tiers must be a list of at most {MAX_TIERS} tiers."
@@ -131,4 +149,4 @@ def _tiers_problem(tiers: Any) -> str | None:
     return None
 
 
-__all__ = ["MAX_NUMBER_TEXT", "parse_number", "price_overrides_problem"]
+__all__ = ["MAX_NUMBER_TEXT", "parse_number", "price_overrides_problem", "priced_with_overrides"]

@@ -7,6 +7,7 @@ from django.urls import NoReverseMatch, reverse
 from integrations.models import OrganizationIntegration, ProviderMigration
 from integrations.services.migration.execution import rollback_available
 from providers.base import Provider
+from providers.pricing_overrides import priced_with_overrides
 from providers.registry import UnknownProvider, get_registry
 
 State = ProviderMigration.State
@@ -53,7 +54,8 @@ def price_label(provider_class: type[Provider] | None, integration: Organization
     if provider_class is None:
         return "price unknown"
     config = integration.config if integration is not None else None
-    return provider_class.pricing.with_overrides(config).label()
+    # Overrides that cannot price (stored before validation) show the catalog price, never a 500.
+    return priced_with_overrides(provider_class.pricing, config)[0].label()
 
 
 def card(integration: OrganizationIntegration) -> dict:

@@ -16,6 +16,7 @@ from providers.pricing import (
     PriceModel,
     to_decimal,
 )
+from providers.pricing_overrides import priced_with_overrides
 from providers.registry import UnknownProvider, get_registry
 
 # Defaults of the recommendation rules; settings.SWITCHBOARD_ANALYTICS overrides any of them
@@ -70,7 +71,9 @@ def price_model_for(provider_name: str, *, config: Mapping[str, Any] | None = No
     """The provider's price model (its class's, else the catalog's) with ``config`` overrides."""
     provider_class = provider_class_or_none(provider_name)
     base = provider_class.pricing if provider_class is not None else CATALOG.get(provider_name, PriceModel())
-    return base.with_overrides(config)
+    # Overrides that cannot price (stored before validation existed) fall back to the catalog
+    # price: one integration's bad overrides never fail a cost page or the analytics.
+    return priced_with_overrides(base, config)[0]
 
 
 def integration_price_model(integration: OrganizationIntegration) -> PriceModel:

@@ -74,6 +74,7 @@ from integrations.services.delivery.records import (
     record_deferred,
     record_failed,
     record_sent,
+    result_latency,
 )
 from integrations.services.routing import route_integrations
 from providers.errors import (
@@ -151,9 +152,9 @@ def _send(kind: Kind, integration: OrganizationIntegration, outbound: Any):
     adapter = integration.adapter()
     if kind is MESSAGE:
         result = adapter.send_message(outbound)
-        return result.provider_message_id, result
+        return str(getattr(result, "provider_message_id", "") or ""), result
     result = adapter.place_call(outbound)
-    return result.provider_call_id, result
+    return str(getattr(result, "provider_call_id", "") or ""), result
 
 
 # --------------------------------------------------------------------------- the delivery
@@ -254,11 +255,19 @@ def _deliver(kind: Kind, object_id: Any) -> DeliveryOutcome:
             breaker.record_failure(integration=integration, detail=type(exc).__name__)
             continue
 
-        attempts.append(attempt_entry(integration, OUTCOME_SENT, routed_at=routed_at, round_number=round_number, started=started,
-                                 latency_ms=result.latency_ms))
-        breaker.record_success(integration=integration)
+        # The provider accepted it: from here on nothing may raise before ``sent`` is stored,
+        # or the row stays ``sending`` and a sweep sends it again (tests/security).
+        try:
+            attempts.append(attempt_entry(integration, OUTCOME_SENT, routed_at=routed_at, round_number=round_number,
+                                          started=started, latency_ms=result_latency(result)))
+        except Exception:
+            logger.exception("Could not describe the send of %s through %s", row.pk, integration.pk)
         record_sent(kind, row, integration=integration, provider_id=provider_id, result=result,
                      attempts=attempts, claimed_lease=claimed_lease)
+        try:
+            breaker.record_success(integration=integration)
+        except Exception:
+            logger.exception("Could not close the breaker of %s after a send", integration.pk)
         return DeliveryOutcome(DELIVERED, str(row.pk), str(integration.pk))
 
     reason = "; ".join(retryable_reasons + final_reasons) or "no integration could send it"

@@ -18,6 +18,7 @@ from django.utils.translation import gettext_lazy as _
 
 from integrations.models import Call, Message, OrganizationIntegration
 from integrations.services import metrics, notifications
+from providers import inbound
 from providers.errors import ProviderError
 
 logger = logging.getLogger(__name__)
@@ -55,14 +56,49 @@ def lease_duration() -> timedelta:
     return timedelta(seconds=settings.DELIVERY_LEASE_SECONDS)
 
 
+# cost_source when neither the provider nor the price model could give a cost: the message was
+# sent all the same (a price is never a reason to send again).
+COST_UNPRICED = "unpriced"
+MAX_LATENCY_MS = 2**31 - 1  # the latency columns are PostgreSQL integers
+
+
 def cost_of(kind: Kind, integration: OrganizationIntegration, row: Any, result: Any) -> tuple[Decimal | None, str, str]:
-    """(cost, currency, cost_source). A call's cost is known only once it ends (webhook)."""
-    if result is not None and result.cost is not None:
-        return result.cost, (result.currency or "").upper()[:3], "provider"
-    if kind is CALL:
-        return None, "", ""
-    prices = integration.provider_class().pricing.with_overrides(integration.config)
-    return prices.message_cost(category=row.category or None), prices.currency, "catalog"
+    """(cost, currency, cost_source). A call's cost is known only once it ends (webhook).
+
+    Never raises: it runs after a provider accepted the message, where an exception would leave
+    the row ``sending`` and a later sweep would send it again. A provider-reported cost that does
+    not fit the column, or overrides that cannot price (stored before they were validated), give
+    no cost and ``cost_source = "unpriced"``.
+    """
+    try:
+        reported = getattr(result, "cost", None) if result is not None else None
+        if reported is not None:
+            cost = inbound.clean_cost(reported)
+            if cost is not None:
+                return cost, inbound.clean_text(getattr(result, "currency", "") or "", 3).upper(), "provider"
+            logger.warning("%s reported a cost that cannot be stored for %s", integration.provider_name, row.pk)
+            return None, "", COST_UNPRICED
+        if kind is CALL:
+            return None, "", ""
+        prices = integration.provider_class().pricing.with_overrides(integration.config)
+        cost = inbound.clean_cost(prices.message_cost(category=row.category or None))
+        if cost is None:
+            return None, "", COST_UNPRICED
+        return cost, inbound.clean_text(prices.currency, 3).upper(), "catalog"
+    except Exception:
+        logger.exception("Could not price %s %s sent through %s", kind.model.__name__, row.pk, integration.provider_name)
+        return None, "", COST_UNPRICED
+
+
+def result_latency(result: Any) -> int | None:
+    """The provider call's latency as the column takes it, or None."""
+    latency = getattr(result, "latency_ms", None)
+    if isinstance(latency, bool) or not isinstance(latency, int | float):
+        return None
+    try:
+        return min(max(int(latency), 0), MAX_LATENCY_MS)
+    except (ValueError, OverflowError):
+        return None
 
 
 def attempt_entry(integration: OrganizationIntegration | None, outcome: str, *, round_number: int,
@@ -91,28 +127,44 @@ def elapsed_ms(started: datetime) -> int:
 
 
 def record_sent(kind: Kind, row: Any, *, integration, provider_id: str, result, attempts, claimed_lease) -> bool:
-    cost, currency, cost_source = cost_of(kind, integration, row, result)
+    """Record that a provider accepted the row. Runs right after the provider call, before
+    anything else that could raise: the outcome (``sent``, the integration, the provider's id)
+    is what keeps the row from being sent again, so the details (cost, latency, attempts) are
+    computed defensively, and when writing them fails the outcome is written alone."""
     now = timezone.now()
-    fields = {
+    outcome = {
         "status": kind.sent,
         "integration": integration,
-        "provider_name": integration.provider_name,
-        kind.provider_id_field: provider_id[:255],
-        "cost": cost,
-        "currency": currency,
-        "cost_source": cost_source,
-        "latency_ms": result.latency_ms if result is not None else None,
-        "attempts": attempts,
+        "provider_name": inbound.clean_text(integration.provider_name, 64),
+        kind.provider_id_field: inbound.clean_text(provider_id, 255),
         "error": "",
         "error_code": "",
         "lease_expires_at": None,
         kind.sent_at_field: now,
         "updated_at": now,
     }
+    cost, currency, cost_source = cost_of(kind, integration, row, result)
+    details = {
+        "cost": cost,
+        "currency": currency,
+        "cost_source": cost_source,
+        "latency_ms": result_latency(result),
+        "attempts": attempts,
+    }
     # Our lease is the claim token: if it expired and another worker took the row, we do not
     # overwrite what that worker records.
-    updated = kind.model.objects.filter(pk=row.pk, status=kind.sending, lease_expires_at=claimed_lease).update(**fields)
-    metrics.delivery_recorded(kind=kind.model._meta.model_name, row=row, outcome="sent", attempts=attempts, written=updated)
+    claimed = kind.model.objects.filter(pk=row.pk, status=kind.sending, lease_expires_at=claimed_lease)
+    try:
+        with transaction.atomic():  # a savepoint: a refused detail must not spoil the outcome
+            updated = claimed.update(**outcome, **details)
+    except Exception:
+        logger.exception("Could not store the details of %s %s sent through %s; storing the outcome alone",
+                         kind.model.__name__, row.pk, integration.provider_name)
+        updated = claimed.update(**outcome, cost_source=COST_UNPRICED)
+    try:
+        metrics.delivery_recorded(kind=kind.model._meta.model_name, row=row, outcome="sent", attempts=attempts, written=updated)
+    except Exception:
+        logger.exception("Could not count the delivery of %s %s", kind.model.__name__, row.pk)
     if not updated:
         logger.error(
             "Lease on %s %s was lost while sending through %s (provider id %s); the row was not updated.",
