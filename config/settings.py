@@ -263,6 +263,9 @@ BREAKER_COOLDOWN_SECONDS = env.int("BREAKER_COOLDOWN_SECONDS", default=30)
 BREAKER_PROBE_SECONDS = env.int("BREAKER_PROBE_SECONDS", default=30)
 # Automatic failover: K consecutive failed health checks; no two automatic switches closer than this.
 HEALTH_FAILOVER_THRESHOLD = env.int("HEALTH_FAILOVER_THRESHOLD", default=3)
+# Wall time one health run may take; integrations not reached wait for the next run, which
+# starts with those checked least recently (default: the run period).
+HEALTH_RUN_BUDGET_SECONDS = env.float("HEALTH_RUN_BUDGET_SECONDS", default=CELERY_BEAT_SCHEDULE["health-checks"]["schedule"])
 FAILOVER_COOLDOWN_SECONDS = env.int("FAILOVER_COOLDOWN_SECONDS", default=600)
 NOTIFICATION_WEBHOOK_TIMEOUT = env.float("NOTIFICATION_WEBHOOK_TIMEOUT", default=5.0)
 NOTIFICATION_WEBHOOK_MAX_RETRIES = env.int("NOTIFICATION_WEBHOOK_MAX_RETRIES", default=5)

@@ -22,6 +22,7 @@ Redis is down the count cannot grow and only the breaker can trigger a failover.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -29,6 +30,7 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
+from django.db.models import F, Min
 from django.utils import timezone
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
@@ -58,7 +60,14 @@ def integration_test_connection(*, integration: OrganizationIntegration, actor: 
 
     The provider is called outside any transaction: a slow provider must not hold row locks.
     """
-    health = integration.adapter().test_connection()
+    try:
+        health = integration.adapter().test_connection()
+    except Exception as exc:
+        # test_connection turns what the provider does into a health; this is what it cannot
+        # cover (the provider no longer registered, an adapter that cannot be built): the
+        # integration is down, the detail names the kind of failure and nothing else.
+        logger.warning("Health check of %s could not run", integration.pk, exc_info=True)
+        health = ProviderHealth(status=HealthStatus.DOWN, detail=unavailable_detail(exc))
     metrics.provider_called(channel=integration.channel, provider=integration.provider_name, operation="health_check", latency_ms=health.latency_ms)
     now = timezone.now()
     with transaction.atomic():
@@ -163,49 +172,106 @@ def run_health_checks_exclusively() -> list[HealthCheckRow]:
             logger.warning("Could not release the health-check run lock; it expires on its own.")
 
 
-def run_health_checks(*, organization: Organization | None = None, actor: Any = HEALTH_ACTOR) -> list[HealthCheckRow]:
-    """Test every active integration (of one organization, or of all), then fail over or back
-    where the organization asked for it. Returns one row per integration checked."""
+def unavailable_detail(exc: BaseException) -> str:
+    return f"The health check could not run ({type(exc).__name__})."
 
-    organizations = [organization] if organization is not None else list(Organization.objects.all())
+
+def _check_one(integration: OrganizationIntegration, *, organization: Organization, actor: Any) -> HealthCheckRow:
+    context.set_scope(organization_id=organization.pk, integration_id=integration.pk)
+    previous = integration.health_status
+    health = integration_test_connection(integration=integration, actor=actor)
+    streak = _update_streak(integration, down=health.status == HealthStatus.DOWN)
+    if health.status == HealthStatus.DOWN and previous != HealthStatus.DOWN:
+        notifications.notify(
+            organization=organization,
+            event=notifications.PROVIDER_DOWN,
+            summary=format_lazy(_("{name} ({provider}) is down"), name=integration.display_name,
+                                provider=integration.provider_name),
+            data={"integration": str(integration.pk), "channel": integration.channel,
+                  "is_primary": integration.is_primary, "detail": integration.health_detail[:300]},
+        )
+    return HealthCheckRow(
+        organization=organization.slug,
+        channel=integration.channel,
+        integration=integration.display_name,
+        provider_name=integration.provider_name,
+        is_primary=integration.is_primary,
+        health=health.status.value,
+        latency_ms=health.latency_ms,
+        down_streak=streak,
+        breaker=breaker.breaker_state(integration=integration).value,
+        detail=integration.health_detail[:120],
+    )
+
+
+def _failed_check(integration: OrganizationIntegration, *, organization: Organization, exc: Exception) -> HealthCheckRow:
+    """What is left when checking one integration raised past ``integration_test_connection``
+    (its row, its notification, the cache): that integration is down; the run goes on."""
+    logger.exception("Health check of integration %s failed; the run goes on", integration.pk)
+    detail = unavailable_detail(exc)
+    try:
+        OrganizationIntegration.objects.filter(pk=integration.pk).update(
+            health_status=OrganizationIntegration.Health.DOWN, health_checked_at=timezone.now(),
+            health_latency_ms=None, health_detail=detail, updated_at=timezone.now(),
+        )
+    except Exception:
+        logger.exception("Could not store the failed health check of %s", integration.pk)
+    return HealthCheckRow(
+        organization=organization.slug, channel=integration.channel, integration=integration.display_name,
+        provider_name=integration.provider_name, is_primary=integration.is_primary, health=HealthStatus.DOWN.value,
+        latency_ms=None, down_streak=down_streak(integration=integration), breaker="", detail=detail,
+    )
+
+
+def _organizations_in_check_order() -> list[Organization]:
+    """Every organization, the one whose integration was checked least recently first: when a
+    run stops at its budget, those it did not reach go first in the next run."""
+    return list(
+        Organization.objects.annotate(oldest_check=Min("integrations__health_checked_at"))
+        .order_by(F("oldest_check").asc(nulls_first=True), "pk")
+    )
+
+
+def run_health_checks(*, organization: Organization | None = None, actor: Any = HEALTH_ACTOR,
+                      budget_seconds: float | None = None) -> list[HealthCheckRow]:
+    """Test every active integration (of one organization, or of all), then fail over or back
+    where the organization asked for it. Returns one row per integration checked.
+
+    Each integration is checked in isolation: whatever one raises, it is marked down with a
+    bounded detail and the run goes on to the next (and to other organizations). The run stops
+    starting checks after ``HEALTH_RUN_BUDGET_SECONDS``; each check is itself bounded by its
+    integration's timeouts (at most 30 s)."""
+
+    budget = settings.HEALTH_RUN_BUDGET_SECONDS if budget_seconds is None else budget_seconds
+    deadline = time.monotonic() + max(float(budget), 0.0)
+    organizations = [organization] if organization is not None else _organizations_in_check_order()
     rows: list[HealthCheckRow] = []
+    skipped = 0
     for org in organizations:
         integrations = list(OrganizationIntegration.objects.for_org(org).active().order_by("channel").in_route_order())
         by_channel: dict[str, list[HealthCheckRow]] = {}
         for integration in integrations:
-            context.set_scope(organization_id=org.pk, integration_id=integration.pk)
-            previous = integration.health_status
-            health = integration_test_connection(integration=integration, actor=actor)
-            streak = _update_streak(integration, down=health.status == HealthStatus.DOWN)
-            if health.status == HealthStatus.DOWN and previous != HealthStatus.DOWN:
-                notifications.notify(
-                    organization=org,
-                    event=notifications.PROVIDER_DOWN,
-                    summary=format_lazy(_("{name} ({provider}) is down"), name=integration.display_name,
-                                        provider=integration.provider_name),
-                    data={"integration": str(integration.pk), "channel": integration.channel,
-                          "is_primary": integration.is_primary, "detail": integration.health_detail[:300]},
-                )
-            row = HealthCheckRow(
-                organization=org.slug,
-                channel=integration.channel,
-                integration=integration.display_name,
-                provider_name=integration.provider_name,
-                is_primary=integration.is_primary,
-                health=health.status.value,
-                latency_ms=health.latency_ms,
-                down_streak=streak,
-                breaker=breaker.breaker_state(integration=integration).value,
-                detail=integration.health_detail[:120],
-            )
+            if time.monotonic() >= deadline:
+                skipped += 1
+                continue
+            try:
+                row = _check_one(integration, organization=org, actor=actor)
+            except Exception as exc:
+                row = _failed_check(integration, organization=org, exc=exc)
             by_channel.setdefault(integration.channel, []).append(row)
         for channel, channel_rows in by_channel.items():
-            action = evaluate_failover(organization=org, channel=channel)
+            try:
+                action = evaluate_failover(organization=org, channel=channel)
+            except Exception:
+                logger.exception("Failover evaluation of %s %s failed; the run goes on", org.pk, channel)
+                action = ""
             if action:
                 channel_rows = [
                     replace(r, action=action) if r.is_primary else r for r in channel_rows
                 ]
             rows.extend(channel_rows)
+    if skipped:
+        logger.warning("Health run stopped at its budget of %ss: %s integration(s) wait for the next run.", budget, skipped)
     return rows
 
 
