@@ -20,14 +20,26 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from integrations.errors import NotFound, ServiceError
+from integrations.services.integrations import CREDENTIALS_REQUIRED
 
 NON_FIELD = "non_field_errors"
+# Codes a service gives its ValidationError that API clients act on (the rest are "invalid").
+SERVICE_VALIDATION_CODES = frozenset({CREDENTIALS_REQUIRED})
 
 
 def _django_validation_to_drf(exc: DjangoValidationError) -> exceptions.ValidationError:
     if hasattr(exc, "error_dict"):
         return exceptions.ValidationError({field: list(messages) for field, messages in exc.message_dict.items()})
     return exceptions.ValidationError({NON_FIELD: list(exc.messages)})
+
+
+def _shared_code(exc: DjangoValidationError) -> str:
+    """The code every error of a service's ``ValidationError`` shares (``credentials_required``),
+    else "invalid"."""
+    errors = [error for errors in exc.error_dict.values() for error in errors] if hasattr(exc, "error_dict") else exc.error_list
+    codes = {getattr(error, "code", None) for error in errors}
+    code = codes.pop() if len(codes) == 1 else None
+    return code if code in SERVICE_VALIDATION_CODES else "invalid"
 
 
 def _field_errors(data: Any) -> dict[str, Any]:
@@ -58,7 +70,9 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     ``refusal_status_code`` says (the legacy frontend routes expect 400).
     """
     view = context.get("view")
+    validation_code = "invalid"
     if isinstance(exc, DjangoValidationError):
+        validation_code = _shared_code(exc)
         exc = _django_validation_to_drf(exc)
     if isinstance(exc, NotFound):
         return Response(error_body(code="not_found", detail=exc.message), status=status.HTTP_404_NOT_FOUND)
@@ -77,7 +91,7 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         return None
     if isinstance(exc, exceptions.ValidationError):
         errors = _field_errors(response.data)
-        response.data = error_body(code="invalid", detail=_first_message(errors), errors=errors)
+        response.data = error_body(code=validation_code, detail=_first_message(errors), errors=errors)
         return response
     if isinstance(exc, Http404):
         response.data = error_body(code="not_found", detail=_("Not found."))

@@ -19,9 +19,12 @@ from integrations.services.switching import (
     refusal_reason,
     switch_primary,
 )
+from providers.config import is_masked_hint
 from providers.registry import UnknownProvider, get_provider_class
 
 Status = OrganizationIntegration.Status
+# The error code of a destination change that came without the secrets (API: 400 with this code).
+CREDENTIALS_REQUIRED = "credentials_required"
 
 
 def _provider_class(provider_name: str):
@@ -32,7 +35,8 @@ def _provider_class(provider_name: str):
 
 
 def _split_secrets(provider_class, credentials: Mapping[str, Any] | None) -> dict[str, str]:
-    """Keep only the provider's declared secret fields, dropping blanks."""
+    """Keep only the provider's declared secret fields, dropping blanks and masked hints sent
+    back unchanged (``••••4321``): on every write path, both mean "keep the stored value"."""
     secret_names = set(provider_class.secret_field_names())
     unknown = sorted(set(credentials or {}) - secret_names)
     if unknown:
@@ -40,7 +44,39 @@ def _split_secrets(provider_class, credentials: Mapping[str, Any] | None) -> dic
             {"credentials": [_("Unknown credential field(s) for %(provider)s: %(fields)s.")
                              % {"provider": provider_class.display_name, "fields": ", ".join(unknown)}]}
         )
-    return {k: str(v) for k, v in (credentials or {}).items() if v not in (None, "")}
+    return {k: str(v) for k, v in (credentials or {}).items() if v not in (None, "") and not is_masked_hint(v)}
+
+
+def _destination(config: Mapping[str, Any] | None, config_field) -> str:
+    """Where a destination field sends requests: its value, else its default (the official host)."""
+    value = (config or {}).get(config_field.name)
+    if value in (None, ""):
+        value = config_field.default
+    return "" if value in (None, "") else str(value).strip().rstrip("/")
+
+
+def _require_secrets_for_new_destination(provider_class, *, before: Mapping[str, Any], after: Mapping[str, Any],
+                                         stored: Mapping[str, Any], sent: Mapping[str, str]) -> None:
+    """A change to a field that decides where requests go (a base URL) must come with every
+    secret again (each one stored or required), in the same request: otherwise whoever can edit
+    the settings could send the stored credentials to an address of their choosing."""
+    changed = [config_field.label for config_field in provider_class.config_fields
+               if config_field.destination and _destination(before, config_field) != _destination(after, config_field)]
+    if not changed:
+        return
+    missing = [
+        config_field for config_field in provider_class.config_fields
+        if config_field.secret and (config_field.required or stored.get(config_field.name)) and not sent.get(config_field.name)
+    ]
+    if missing:
+        message = _("Changing %(fields)s sends the credentials somewhere else: enter %(secret)s again in the same request.")
+        raise ValidationError({
+            config_field.name: [ValidationError(
+                message % {"fields": ", ".join(changed), "secret": config_field.label},
+                code=CREDENTIALS_REQUIRED,
+            )]
+            for config_field in missing
+        })
 
 
 def _after_commit_invalidate(integration: OrganizationIntegration) -> None:
@@ -133,11 +169,14 @@ def integration_update(
                 raise ValidationError({"display_name": [_("'%(name)s' is already used for another %(channel)s integration.")
                                                         % {"name": display_name, "channel": current.channel}]})
             current.display_name = display_name
+        sent_secrets = _split_secrets(provider_class, credentials)
         if config is not None:
+            _require_secrets_for_new_destination(provider_class, before=current.config or {}, after=config,
+                                                 stored=current.credentials or {}, sent=sent_secrets)
             current.config = dict(config)
         if credentials is not None:
             merged = dict(current.credentials or {})
-            merged.update(_split_secrets(provider_class, credentials))
+            merged.update(sent_secrets)
             current.credentials = merged
         if config is not None or credentials is not None:
             provider_class.validate_config(current.config, current.credentials)
@@ -160,10 +199,9 @@ def integration_update(
             raise OperationRefused(_("The change breaks an integrity rule: %(rule)s.") % {"rule": exc.__class__.__name__}) from None
         promote_if_first_active(integration=current, actor=actor)
         after = current.snapshot()
-        credentials_changed = credentials is not None and any(v not in (None, "") for v in credentials.values())
-        if before != after or credentials_changed:
-            if credentials_changed:
-                after["credentials_replaced"] = sorted(k for k, v in credentials.items() if v not in (None, ""))
+        if before != after or sent_secrets:
+            if sent_secrets:
+                after["credentials_replaced"] = sorted(sent_secrets)
             audit.record(
                 action="integration.updated",
                 actor=actor,
