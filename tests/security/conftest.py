@@ -12,7 +12,8 @@ from rest_framework.test import APIClient
 from integrations.models import Membership, Organization
 from tests.factories import make_membership, make_organization, make_user
 
-GENEROUS_RATES = {"user_write": "100000/min", "org_write": "100000/min", "auth_token": "100000/min"}
+GENEROUS_RATES = {"user_write": "100000/min", "org_write": "100000/min", "auth_token": "100000/min",
+                  "message_send": "100000/min"}
 
 
 @dataclass
