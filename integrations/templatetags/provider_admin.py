@@ -2,6 +2,7 @@
 
 from django import template
 from django.urls import reverse
+from django.utils.translation import gettext as _
 
 from integrations.selectors.organizations import administered_organizations
 from integrations.services.migration.state import management_enabled
@@ -17,13 +18,13 @@ def provider_admin_links(context) -> list[dict]:
     user = getattr(request, "user", None)
     if request is None or not management_enabled() or not administered_organizations(user).exists():
         return []
-    links = [{"name": "Provider dashboard", "url": reverse("provider_admin:dashboard")}]
+    links = [{"name": _("Provider dashboard"), "url": reverse("provider_admin:dashboard")}]
     for organization in administered_organizations(user)[:10]:
         links.append(
             {
-                "name": f"Migration history — {organization.name}",
+                "name": _("Migration history — %(organization)s") % {"organization": organization.name},
                 "url": reverse("provider_admin:history", args=[organization.slug]),
             }
         )
-    links.append({"name": "Cost analytics", "url": reverse("provider_costs:costs")})
+    links.append({"name": _("Cost analytics"), "url": reverse("provider_costs:costs")})
     return links

@@ -1,0 +1,92 @@
+"""The admin's provider screens in Brazilian Portuguese: each screen rendered in pt-BR shows the
+catalog's Portuguese, and none of the English it translated is left on the page."""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+import polib
+import pytest
+from django.conf import settings
+from django.urls import reverse
+
+from integrations.models import Membership
+from tests.factories import make_integration, make_membership, make_user
+
+CATALOG = Path(settings.BASE_DIR) / "locale" / "pt_BR" / "LC_MESSAGES" / "django.po"
+PLACEHOLDER = re.compile(r"%\(\w+\)[sdf]|\{\w+\}")
+SHOWN_ATTRIBUTES = {"aria-label", "title", "alt", "placeholder"}
+
+
+class _VisibleText(HTMLParser):
+    """What a person reads or hears: text outside <script>/<style>, and labelling attributes."""
+
+    def __init__(self):
+        super().__init__()
+        self.parts: list[str] = []
+        self._hidden = 0
+
+    def handle_starttag(self, tag, attrs):
+        if tag in ("script", "style"):
+            self._hidden += 1
+        self.parts.extend(value for name, value in attrs if name in SHOWN_ATTRIBUTES and value)
+
+    def handle_endtag(self, tag):
+        if tag in ("script", "style") and self._hidden:
+            self._hidden -= 1
+
+    def handle_data(self, data):
+        if not self._hidden:
+            self.parts.append(data)
+
+
+def visible_text(html: str) -> str:
+    parser = _VisibleText()
+    parser.feed(html)
+    return " ".join(" ".join(parser.parts).split())
+
+
+def english_left_over(text: str, sources: tuple[str, ...]) -> list[str]:
+    """The English msgids from ``sources`` (paths as the catalog's references name them) found
+    in ``text``: each literal run between placeholders of at least two words, matched whole."""
+    left = []
+    for entry in polib.pofile(str(CATALOG)):
+        if entry.msgid == entry.msgstr or not any(path in sources for path, _ in entry.occurrences):
+            continue
+        for fragment in PLACEHOLDER.split(entry.msgid):
+            fragment = " ".join(fragment.split()).strip(" .,:;—()")
+            if not fragment or (" " not in fragment and len(fragment) < 4) or fragment in entry.msgstr:
+                continue
+            if re.search(rf"(?<![\w-]){re.escape(fragment)}(?![\w-])", text):
+                left.append(fragment)
+    return left
+
+
+def assert_portuguese(html: str, *, shows: list[str], sources: tuple[str, ...]):
+    text = visible_text(html)
+    for portuguese in shows:
+        assert portuguese in text, (portuguese, text)
+    assert not english_left_over(text, sources), english_left_over(text, sources)
+
+
+@pytest.fixture
+def portuguese_admin(client, organization):
+    user = make_user(username="bruna")
+    make_membership(user=user, organization=organization, role=Membership.Role.ADMIN)
+    client.force_login(user)
+    client.post("/i18n/setlang/", {"language": "pt-br", "next": "/admin/"})
+    return client
+
+
+NAVIGATION = ("templates/admin/providers/base.html", "templates/admin/app_list.html",
+              "integrations/templatetags/provider_admin.py")
+
+
+@pytest.mark.django_db
+def test_the_navigation_is_portuguese(portuguese_admin, organization):
+    make_integration(organization=organization, display_name="Principal", config={"label": "p"})
+    index = portuguese_admin.get(reverse("admin:index")).content.decode()
+    assert_portuguese(index, shows=["Provedores", "Painel de provedores", "Histórico de migrações — Acme",
+                                    "Análise de custos"], sources=NAVIGATION)
