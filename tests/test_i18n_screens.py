@@ -11,13 +11,15 @@ import polib
 import pytest
 from django.conf import settings
 from django.urls import reverse
+from django.utils.timezone import localtime
 
 from integrations.models import Membership
+from integrations.services.migration.wizard import migration_start
 from tests.factories import make_integration, make_membership, make_user
 
 CATALOG = Path(settings.BASE_DIR) / "locale" / "pt_BR" / "LC_MESSAGES" / "django.po"
 PLACEHOLDER = re.compile(r"%\(\w+\)[sdf]|\{\w+\}")
-SHOWN_ATTRIBUTES = {"aria-label", "title", "alt", "placeholder"}
+SHOWN_ATTRIBUTES = {"aria-label", "title", "alt", "placeholder", "data-label"}
 
 
 class _VisibleText(HTMLParser):
@@ -90,3 +92,21 @@ def test_the_navigation_is_portuguese(portuguese_admin, organization):
     index = portuguese_admin.get(reverse("admin:index")).content.decode()
     assert_portuguese(index, shows=["Provedores", "Painel de provedores", "Histórico de migrações — Acme",
                                     "Análise de custos"], sources=NAVIGATION)
+
+
+@pytest.mark.django_db
+def test_the_migration_history_is_portuguese(portuguese_admin, organization):
+    make_integration(organization=organization, display_name="Principal", config={"label": "p"})
+    url = reverse("provider_admin:history", args=[organization.slug])
+    empty = portuguese_admin.get(url).content.decode()
+    assert_portuguese(empty, shows=["Nenhuma migração ainda.", "nenhuma migração concluída ainda"],
+                      sources=("templates/admin/providers/history.html",))
+
+    migration = migration_start(organization=organization, channel="whatsapp", provider_name="sandbox_whatsapp",
+                                actor=None)
+    html = portuguese_admin.get(url).content.decode()
+    assert_portuguese(html, shows=["Histórico de migrações — Acme", "Migrações de Acme", "Taxa de sucesso, últimos",
+                                   "Iniciada em", "Resultado", "Duração"],
+                      sources=NAVIGATION + ("templates/admin/providers/history.html", "integrations/views/history.py"))
+    assert 'data-label="Iniciada em"' in html  # the narrow-screen column labels too
+    assert localtime(migration.created_at).strftime("%d/%m/%Y") in html  # the day first, as Brazil writes it

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from integrations.selectors.migrations import migration_history, migration_success_rate
@@ -27,7 +28,7 @@ def history(request: HttpRequest, organization_slug: str) -> HttpResponse:
                 "url": reverse("provider_admin:migration", args=[organization.slug, migration.channel, migration.pk]),
             }
         )
-    context = admin_context(request, f"Migration history — {organization.name}")
+    context = admin_context(request, _("Migration history — %(organization)s") % {"organization": organization.name})
     context.update(
         {"organization": organization, "rows": rows, "success": migration_success_rate(organization=organization)}
     )

@@ -126,7 +126,7 @@ def test_migrate_watch_progress_roll_back_and_audit(page, live_server, acme, scr
     expect(page.get_by_role("cell", name="Completed")).to_be_visible()
     expect(page.get_by_text("100 % (1 of 1 completed)")).to_be_visible()
     screenshot(page, "09-history")
-    page.locator("td[data-label=Started] a").first.click()
+    page.locator(".pm-table tbody td:first-child a").first.click()
     page.fill("#rollback-reason", "browser test")
     page.get_by_role("button", name="Roll back to Sandbox A").click()
     expect(page.get_by_role("heading", name="Rolled back")).to_be_visible()
