@@ -106,7 +106,7 @@ def test_the_migration_history_is_portuguese(portuguese_admin, organization):
                                 actor=None)
     html = portuguese_admin.get(url).content.decode()
     assert_portuguese(html, shows=["Histórico de migrações — Acme", "Migrações de Acme", "Taxa de sucesso, últimos",
-                                   "Iniciada em", "Resultado", "Duração"],
+                                   "Iniciada em", "Resultado", "Duração", "Rascunho"],
                       sources=NAVIGATION + ("templates/admin/providers/history.html", "integrations/views/history.py"))
     assert 'data-label="Iniciada em"' in html  # the narrow-screen column labels too
     assert localtime(migration.created_at).strftime("%d/%m/%Y") in html  # the day first, as Brazil writes it

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 
 from integrations.models.integrations import OrganizationIntegration
 from integrations.models.organizations import Channel, Organization, OrgScopedQuerySet
@@ -15,8 +16,8 @@ from providers import events
 
 
 class Direction(models.TextChoices):
-    OUTBOUND = "out", "Outbound"
-    INBOUND = "in", "Inbound"
+    OUTBOUND = "out", gettext_lazy("Outbound")
+    INBOUND = "in", gettext_lazy("Inbound")
 
 
 class Delivery(models.Model):
@@ -60,12 +61,12 @@ class Message(Delivery):
     Direction = Direction
 
     class Status(models.TextChoices):
-        QUEUED = events.STATUS_QUEUED, "Queued"
-        SENDING = events.STATUS_SENDING, "Sending"
-        SENT = events.STATUS_SENT, "Sent"
-        DELIVERED = events.STATUS_DELIVERED, "Delivered"
-        READ = events.STATUS_READ, "Read"
-        FAILED = events.STATUS_FAILED, "Failed"
+        QUEUED = events.STATUS_QUEUED, gettext_lazy("Queued")
+        SENDING = events.STATUS_SENDING, gettext_lazy("Sending")
+        SENT = events.STATUS_SENT, gettext_lazy("Sent")
+        DELIVERED = events.STATUS_DELIVERED, gettext_lazy("Delivered")
+        READ = events.STATUS_READ, gettext_lazy("Read")
+        FAILED = events.STATUS_FAILED, gettext_lazy("Failed")
 
     channel = models.CharField(max_length=16, choices=Channel.choices, default=Channel.WHATSAPP)
     body = models.TextField(blank=True)
@@ -103,15 +104,15 @@ class Message(Delivery):
 
 class Call(Delivery):
     class Status(models.TextChoices):
-        QUEUED = events.CALL_QUEUED, "Queued"
-        DIALING = events.CALL_DIALING, "Dialing"
-        INITIATED = events.CALL_INITIATED, "Initiated"
-        RINGING = events.CALL_RINGING, "Ringing"
-        ANSWERED = events.CALL_ANSWERED, "Answered"
-        COMPLETED = events.CALL_COMPLETED, "Completed"
-        BUSY = events.CALL_BUSY, "Busy"
-        NO_ANSWER = events.CALL_NO_ANSWER, "No answer"
-        FAILED = events.CALL_FAILED, "Failed"
+        QUEUED = events.CALL_QUEUED, gettext_lazy("Queued")
+        DIALING = events.CALL_DIALING, gettext_lazy("Dialing")
+        INITIATED = events.CALL_INITIATED, gettext_lazy("Initiated")
+        RINGING = events.CALL_RINGING, gettext_lazy("Ringing")
+        ANSWERED = events.CALL_ANSWERED, gettext_lazy("Answered")
+        COMPLETED = events.CALL_COMPLETED, gettext_lazy("Completed")
+        BUSY = events.CALL_BUSY, gettext_lazy("Busy")
+        NO_ANSWER = events.CALL_NO_ANSWER, gettext_lazy("No answer")
+        FAILED = events.CALL_FAILED, gettext_lazy("Failed")
 
     twiml = models.TextField(blank=True, help_text="Call instructions, for providers that take them.")
     reference = models.CharField(max_length=255, blank=True)

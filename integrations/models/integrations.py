@@ -10,6 +10,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from encrypted_fields.fields import EncryptedCharField, EncryptedJSONField
 
 from integrations.models.organizations import Channel, Organization, OrgScopedQuerySet
@@ -34,16 +35,16 @@ def generate_webhook_secret() -> str:
 
 class OrganizationIntegration(models.Model):
     class Status(models.TextChoices):
-        PENDING = "pending", "Pending (configured, not yet tested)"
-        ACTIVE = "active", "Active"
-        INACTIVE = "inactive", "Inactive"
-        ERROR = "error", "Error"
+        PENDING = "pending", gettext_lazy("Pending (configured, not yet tested)")
+        ACTIVE = "active", gettext_lazy("Active")
+        INACTIVE = "inactive", gettext_lazy("Inactive")
+        ERROR = "error", gettext_lazy("Error")
 
     class Health(models.TextChoices):
-        UNKNOWN = "unknown", "Unknown"
-        HEALTHY = "healthy", "Healthy"
-        DEGRADED = "degraded", "Degraded"
-        DOWN = "down", "Down"
+        UNKNOWN = "unknown", gettext_lazy("Unknown")
+        HEALTHY = "healthy", gettext_lazy("Healthy")
+        DEGRADED = "degraded", gettext_lazy("Degraded")
+        DOWN = "down", gettext_lazy("Down")
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="integrations")

@@ -6,6 +6,7 @@ import uuid
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy
 from encrypted_fields.fields import EncryptedCharField
 
 from providers.values import Channel as ProviderChannel
@@ -46,10 +47,10 @@ class Organization(models.Model):
 
 class Membership(models.Model):
     class Role(models.TextChoices):
-        OWNER = "owner", "Owner"
-        ADMIN = "admin", "Admin"
-        MEMBER = "member", "Member"
-        VIEWER = "viewer", "Viewer"
+        OWNER = "owner", gettext_lazy("Owner")
+        ADMIN = "admin", gettext_lazy("Admin")
+        MEMBER = "member", gettext_lazy("Member")
+        VIEWER = "viewer", gettext_lazy("Viewer")
 
     ADMIN_ROLES = (Role.OWNER, Role.ADMIN)
 

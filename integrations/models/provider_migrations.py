@@ -7,6 +7,7 @@ import uuid
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy
 
 from integrations.models.integrations import OrganizationIntegration
 from integrations.models.organizations import Channel, Organization, OrgScopedQuerySet
@@ -16,14 +17,14 @@ class ProviderMigration(models.Model):
     """One run of the migration wizard: from the current primary to a target integration."""
 
     class State(models.TextChoices):
-        DRAFT = "draft", "Draft"
-        CONFIGURED = "configured", "Configured"
-        TESTED = "tested", "Tested"
-        EXECUTING = "executing", "Executing"
-        COMPLETED = "completed", "Completed"
-        FAILED = "failed", "Failed"
-        ROLLED_BACK = "rolled_back", "Rolled back"
-        CANCELLED = "cancelled", "Cancelled"
+        DRAFT = "draft", gettext_lazy("Draft")
+        CONFIGURED = "configured", gettext_lazy("Configured")
+        TESTED = "tested", gettext_lazy("Tested")
+        EXECUTING = "executing", gettext_lazy("Executing")
+        COMPLETED = "completed", gettext_lazy("Completed")
+        FAILED = "failed", gettext_lazy("Failed")
+        ROLLED_BACK = "rolled_back", gettext_lazy("Rolled back")
+        CANCELLED = "cancelled", gettext_lazy("Cancelled")
 
     OPEN_STATES = (State.DRAFT, State.CONFIGURED, State.TESTED, State.EXECUTING)
 
