@@ -10,7 +10,7 @@ from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
 from integrations.errors import NotFound
-from integrations.models import Organization, OrganizationIntegration
+from integrations.models import Call, Message, Organization, OrganizationIntegration
 from integrations.selectors.organizations import administered_organizations
 from providers.values import mask_secret
 
@@ -114,3 +114,15 @@ def masked_credentials(integration: OrganizationIntegration) -> dict[str, str]:
     """Secret field name → masked hint (``••••8901``), for the fields that are set."""
     stored = integration.credentials or {}
     return {name: mask_secret(stored[name]) for name in integration.provider_class().secret_field_names() if stored.get(name)}
+
+
+def never_used_integrations(*, organization: Organization, ids: list[Any]) -> list[OrganizationIntegration]:
+    """Of ``ids``, the integrations that are not primary and never carried a message or a call:
+    the ones an abandoned migration may remove without losing any history."""
+    used = set(Message.objects.filter(integration_id__in=ids).values_list("integration_id", flat=True).distinct())
+    used |= set(Call.objects.filter(integration_id__in=ids).values_list("integration_id", flat=True).distinct())
+    return [
+        row
+        for row in OrganizationIntegration.objects.for_org(organization).filter(pk__in=ids, is_primary=False)
+        if row.pk not in used
+    ]

@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from integrations.errors import ServiceError
@@ -20,7 +21,7 @@ from integrations.models import Channel, Organization, ProviderMigration
 from integrations.selectors.integrations import channel_integrations, primary_integration
 from integrations.selectors.migrations import migration_audit_events, open_migration
 from integrations.services.migration import execution, wizard
-from integrations.services.migration.state import EXECUTION_STEPS
+from integrations.services.migration.state import EXECUTION_STEPS, last_test_of
 from integrations.views.access import (
     admin_context,
     channel_or_404,
@@ -85,16 +86,20 @@ def _render(request, organization: Organization, channel: str, migration, *, con
         context["preselected"] = others[0] if others else ""
     elif step == 2:
         provider_class = provider_class_or_none(migration.target_provider_name)
+        editing = migration.target  # "Change configuration": edit what was entered
         context["target_provider"] = provider_class
-        context["target_price"] = price_label(provider_class)
-        context["config_form"] = config_form or ProviderSettingsForm(provider_class=provider_class)
+        context["target_price"] = price_label(provider_class, editing)
+        context["editing"] = editing
+        context["config_form"] = config_form or ProviderSettingsForm(provider_class=provider_class, instance=editing)
         context["reusable"] = [
             card(row)
             for row in channel_integrations(organization=organization, channel=channel)
-            if row.provider_name == migration.target_provider_name and not row.is_primary
+            if row.provider_name == migration.target_provider_name and not row.is_primary and row.pk != migration.target_id
         ]
     elif step in (3, 4):
         context["target_card"] = card(migration.target) if migration.target else None
+        # A test result belongs to the integration it tested; another target starts untested.
+        context["last_test"] = last_test_of(migration, migration.target_id)
     return render(request, "admin/providers/wizard.html", context)
 
 
@@ -157,13 +162,15 @@ def configure(request, organization, channel, migration):
         wizard.migration_configure(migration=migration, actor=request.user, existing_integration_id=existing)
         return None
     provider_class = provider_class_or_none(migration.target_provider_name)
-    form = ProviderSettingsForm(request.POST, provider_class=provider_class)
+    editing = migration.target if migration.target_id and request.POST.get("editing") == str(migration.target_id) else None
+    form = ProviderSettingsForm(request.POST, provider_class=provider_class, instance=editing)
     if form.is_valid():
         config, credentials = form.split()
         try:
             wizard.migration_configure(
                 migration=migration,
                 actor=request.user,
+                existing_integration_id=editing.pk if editing else None,
                 display_name=form.cleaned_data["display_name"],
                 config=config,
                 credentials=credentials,
@@ -191,7 +198,7 @@ def test_message(request, organization, channel, migration):
 
 @wizard_action()
 def back(request, organization, channel, migration):
-    wizard.migration_select_provider(migration=migration, provider_name=migration.target_provider_name, actor=request.user)
+    wizard.migration_change_configuration(migration=migration, actor=request.user)
 
 
 @wizard_action()
@@ -202,8 +209,15 @@ def execute(request, organization, channel, migration):
 
 @wizard_action()
 def cancel(request, organization, channel, migration):
-    wizard.migration_cancel(migration=migration, actor=request.user)
-    messages.info(request, "Migration cancelled; nothing changed.")
+    cancelled = wizard.migration_cancel(migration=migration, actor=request.user)
+    removed = cancelled.log[-1].get("removed", []) if cancelled.log else []
+    messages.info(
+        request,
+        _("Migration cancelled; the primary did not change. Removed what it had set up: %(names)s.")
+        % {"names": ", ".join(f"“{name}”" for name in removed)}
+        if removed
+        else _("Migration cancelled; nothing changed."),
+    )
     return redirect("provider_admin:dashboard")
 
 

@@ -49,16 +49,50 @@ def refuse_when_disabled() -> None:
         )
 
 
-def log_step(migration: ProviderMigration, *, step: str, outcome: str, detail: str = "") -> None:
-    migration.log = [
-        *(migration.log or []),
-        {
-            "at": timezone.now().isoformat(),
-            "step": step,
-            "outcome": outcome,
-            "detail": detail[:500],
-        },
-    ]
+def log_step(
+    migration: ProviderMigration,
+    *,
+    step: str,
+    outcome: str,
+    detail: str = "",
+    integration: Any = None,
+    created: bool = False,
+) -> None:
+    """Append a timed entry to the migration's log. ``integration`` names the integration the
+    step acted on (a test result belongs to the integration it tested); ``created`` marks the
+    integrations this migration created, which a cancel removes."""
+    entry = {
+        "at": timezone.now().isoformat(),
+        "step": step,
+        "outcome": outcome,
+        "detail": detail[:500],
+    }
+    if integration is not None:
+        entry["integration"] = str(getattr(integration, "pk", integration))
+    if created:
+        entry["created"] = True
+    migration.log = [*(migration.log or []), entry]
+
+
+def created_integration_ids(migration: ProviderMigration) -> list[str]:
+    """The integrations this migration created (step 2's "set up a new one"), oldest first."""
+    seen: list[str] = []
+    for entry in migration.log or []:
+        if entry.get("created") and entry.get("integration") and entry["integration"] not in seen:
+            seen.append(entry["integration"])
+    return seen
+
+
+def last_test_of(migration: ProviderMigration, integration_id: Any) -> dict | None:
+    """The latest connection test of ``integration_id`` in this migration, or None: a result
+    belongs to the integration it tested and is never shown for another."""
+    if integration_id is None:
+        return None
+    wanted = str(integration_id)
+    for entry in reversed(migration.log or []):
+        if entry.get("step") == "test" and entry.get("integration") == wanted:
+            return entry
+    return None
 
 
 def audit_migration(

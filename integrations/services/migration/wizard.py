@@ -25,15 +25,21 @@ from uuid import UUID
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from integrations.errors import OperationRefused
 from integrations.models import Organization, OrganizationIntegration, ProviderMigration
-from integrations.selectors.integrations import primary_integration
+from integrations.selectors.integrations import never_used_integrations, primary_integration
 from integrations.selectors.migrations import open_migration
 from integrations.services.health import integration_test_connection
-from integrations.services.integrations import integration_create, integration_update
+from integrations.services.integrations import (
+    integration_create,
+    integration_delete,
+    integration_update,
+)
 from integrations.services.migration.state import (
     audit_migration,
+    created_integration_ids,
     locked,
     log_step,
     refuse_when_disabled,
@@ -120,7 +126,9 @@ def concurrent_message(existing: ProviderMigration) -> str:
 def migration_select_provider(
     *, migration: ProviderMigration, provider_name: str, actor: Any
 ) -> ProviderMigration:
-    """Go back to step 1 and choose another provider; forgets the configured target."""
+    """Go back to step 1 and choose a provider. Choosing another provider forgets the configured
+    target (a cancel still removes it if this migration created it); choosing the same one keeps
+    it, so step 2 edits what was entered."""
     refuse_when_disabled()
     _check_provider(provider_name, migration.channel)
     with transaction.atomic():
@@ -128,12 +136,29 @@ def migration_select_provider(
         require_state(
             current, State.DRAFT, State.CONFIGURED, State.TESTED, doing="change its provider"
         )
+        if current.target is None or current.target.provider_name != provider_name:
+            current.target = None
         current.target_provider_name = provider_name
-        current.target = None
         current.state = State.DRAFT
+        current.error = ""
         log_step(current, step="draft", outcome="ok", detail=f"Target provider {provider_name}.")
         current.save()
         audit_migration(current, action="provider_selected", actor=actor)
+    return current
+
+
+def migration_change_configuration(*, migration: ProviderMigration, actor: Any) -> ProviderMigration:
+    """From step 3 or 4 back to step 2 with the configured target kept, so the admin edits what
+    was entered (secrets stay write-only: blank keeps them). The last test no longer counts."""
+    refuse_when_disabled()
+    with transaction.atomic():
+        current = locked(migration.pk)
+        require_state(current, State.DRAFT, State.CONFIGURED, State.TESTED, doing="be reconfigured")
+        current.state = State.DRAFT
+        current.error = ""
+        log_step(current, step="reconfigure", outcome="ok", integration=current.target_id)
+        current.save()
+        audit_migration(current, action="reconfiguring", actor=actor)
     return current
 
 
@@ -148,8 +173,9 @@ def migration_configure(
 ) -> ProviderMigration:
     """Step 2: reuse an existing integration of the chosen provider, or create one from the form.
 
-    A reused integration's non-secret settings are replaced when ``config`` is given; credential
-    fields left blank keep their stored values.
+    A reused integration's non-secret settings (and name, when given) are replaced when
+    ``config`` is given; credential fields left blank keep their stored values. An integration
+    created here is marked in the log, so cancelling the migration removes it again.
     """
     refuse_when_disabled()
     organization = migration.organization
@@ -180,11 +206,13 @@ def migration_configure(
             target = integration_update(
                 integration=target,
                 actor=actor,
+                display_name=display_name or None,
                 config=config,
                 credentials=credentials,
                 reason=f"migration {migration.pk}",
             )
-    else:
+    created = not existing_integration_id
+    if created:
         target = integration_create(
             organization=organization,
             channel=migration.channel,
@@ -199,7 +227,15 @@ def migration_configure(
         require_state(current, State.DRAFT, State.CONFIGURED, State.TESTED, doing="be configured")
         current.target = target
         current.state = State.CONFIGURED
-        log_step(current, step="configured", outcome="ok", detail=f"Target '{target.display_name}'.")
+        current.error = ""
+        log_step(
+            current,
+            step="configured",
+            outcome="ok",
+            detail=f"Target '{target.display_name}'.",
+            integration=target,
+            created=created,
+        )
         current.save()
         audit_migration(current, action="configured", actor=actor)
     return current
@@ -232,6 +268,7 @@ def migration_test(*, migration: ProviderMigration, actor: Any):
             step="test",
             outcome="failed" if problem else "ok",
             detail=problem or f"Healthy in {health.latency_ms} ms.",
+            integration=target,
         )
         current.error = problem or ""
         current.save()
@@ -313,14 +350,39 @@ def migration_begin_execute(*, migration: ProviderMigration, actor: Any) -> Prov
 
 
 def migration_cancel(*, migration: ProviderMigration, actor: Any) -> ProviderMigration:
+    """Cancel an open migration before it executes. The integrations it created are removed
+    (each deletion audited) unless one became primary or carried a message or call meanwhile;
+    those are kept and named in the log."""
     with transaction.atomic():
         current = locked(migration.pk)
         require_state(current, State.DRAFT, State.CONFIGURED, State.TESTED, doing="be cancelled")
+        created = created_integration_ids(current)
+        removable = never_used_integrations(organization=current.organization, ids=created)
+        removed = []
+        for integration in removable:
+            integration_delete(
+                integration=integration,
+                actor=actor,
+                reason=_("Created by a migration that was cancelled before it ran."),
+            )
+            removed.append(integration.display_name)
+        removed_ids = {str(row.pk) for row in removable}
+        kept = [pk for pk in created if pk not in removed_ids]
         current.state = State.CANCELLED
+        current.target = None if current.target_id and str(current.target_id) in removed_ids else current.target
         current.finished_at = timezone.now()
-        log_step(current, step="cancelled", outcome="ok")
+        detail = ""
+        if removed:
+            detail = f"Removed {', '.join(repr(name) for name in removed)}, created by this migration."
+        if kept:
+            detail = f"{detail} Kept {len(kept)} integration(s) it created that are primary or carried traffic.".strip()
+        log_step(current, step="cancelled", outcome="ok", detail=detail)
+        current.log[-1]["removed"] = removed
         current.save()
-        audit_migration(current, action="cancelled", actor=actor)
+        audit_migration(
+            current,
+            action="cancelled",
+            actor=actor,
+            after={"removed_integrations": sorted(removed_ids), "kept_integrations": kept},
+        )
     return current
-
-
