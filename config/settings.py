@@ -83,6 +83,10 @@ DATABASES = {
 }
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=0))
 DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    # The embedded default runs a migration's execution in a thread beside the request (eager
+    # Celery): IMMEDIATE transactions wait for each other instead of failing "database is locked".
+    DATABASES["default"].setdefault("OPTIONS", {}).update({"transaction_mode": "IMMEDIATE", "timeout": 20})
 
 REDIS_URL = env.str("REDIS_URL", default="")
 

@@ -225,6 +225,7 @@ class SandboxMixin:
         return None
 
     def check_health(self) -> ProviderHealth:
+        time.sleep(_bounded(self.setting("latency_ms", 0), 0, MAX_LATENCY_MS) / 1000)  # a round trip too
         status = HealthStatus(self.setting("health", "healthy"))
         return ProviderHealth(status=status, detail=f"Sandbox reports {status.value}.")
 

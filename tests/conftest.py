@@ -1,3 +1,6 @@
+import threading
+import time
+
 import pytest
 from django.core.cache import cache
 
@@ -27,3 +30,25 @@ def other_organization(db):
     from tests.factories import make_organization
 
     return make_organization(name="Globex", slug="globex")
+
+
+def join_eager_threads(timeout: float = 15.0) -> None:
+    """Wait (bounded) for tasks that eager Celery ran beside the request (a migration's
+    execution, ``enqueue_on_commit(..., beside_request=True)``), so their effects are visible
+    and no thread holds a connection when the test's database is flushed."""
+    deadline = time.monotonic() + timeout
+    for thread in [t for t in threading.enumerate() if t.name.startswith("eager-")]:
+        thread.join(max(0.0, deadline - time.monotonic()))
+        assert not thread.is_alive(), f"{thread.name} still running after {timeout} s"
+
+
+@pytest.fixture
+def eager_celery():
+    """Celery tasks run in this process, as on the embedded default (`make run`)."""
+    from config.celery import app as celery_app
+
+    previous = celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = True
+    yield
+    join_eager_threads()
+    celery_app.conf.task_always_eager = previous

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from django.urls import NoReverseMatch, reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from integrations.models import OrganizationIntegration, ProviderMigration
 from integrations.services.migration.execution import rollback_available
+from integrations.services.migration.state import EXECUTION_STEPS
 from providers.base import Provider
 from providers.pricing_overrides import priced_with_overrides
 from providers.registry import UnknownProvider, get_registry
@@ -23,6 +26,16 @@ STATUS_STYLES = {
 }
 
 WIZARD_STEPS = ("Provider", "Configure", "Test", "Execute", "Confirm")
+
+
+# Execution step state → (label, symbol); the label and symbol carry the meaning.
+EXECUTION_STATE_LABELS = {
+    "done": (gettext_lazy("Done"), "✓"),
+    "running": (gettext_lazy("Running…"), "◐"),
+    "failed": (gettext_lazy("Failed"), "✕"),
+    "not_run": (gettext_lazy("Not run"), "–"),
+    "waiting": (gettext_lazy("Waiting"), "○"),
+}
 
 
 def provider_class_or_none(name: str) -> type[Provider] | None:
@@ -85,6 +98,35 @@ def status_json(integration: OrganizationIntegration) -> dict:
     }
 
 
+def execution_progress(migration: ProviderMigration) -> list[dict]:
+    """Step 4's steps as the log recorded them: done, running (the first not done while it
+    executes), failed, not run (after a rollback or failure) or waiting."""
+    recorded = {entry["step"]: entry for entry in migration.log or [] if entry.get("step")}
+    rows, running_shown = [], False
+    for key, label, _progress in EXECUTION_STEPS:
+        entry = recorded.get(key)
+        if entry is not None:
+            state = "failed" if entry.get("outcome") == "failed" else "done"
+        elif migration.state == State.EXECUTING and not running_shown:
+            state, running_shown = "running", True
+        elif migration.state in (State.FAILED, State.ROLLED_BACK, State.CANCELLED):
+            state = "not_run"
+        else:
+            state = "waiting"
+        rows.append(
+            {
+                "key": key,
+                "label": _(label),
+                "state": state,
+                "state_label": str(EXECUTION_STATE_LABELS[state][0]),
+                "symbol": EXECUTION_STATE_LABELS[state][1],
+                "at": entry.get("at") if entry else None,
+                "detail": entry.get("detail", "") if entry else "",
+            }
+        )
+    return rows
+
+
 def migration_json(migration: ProviderMigration) -> dict:
     return {
         "id": str(migration.pk),
@@ -95,6 +137,7 @@ def migration_json(migration: ProviderMigration) -> dict:
         "log": migration.log,
         "finished": migration.state not in ProviderMigration.OPEN_STATES,
         "rollback_available": rollback_available(migration),
+        "steps": execution_progress(migration),
     }
 
 

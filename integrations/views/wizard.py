@@ -21,7 +21,7 @@ from integrations.models import Channel, Organization, ProviderMigration
 from integrations.selectors.integrations import channel_integrations, primary_integration
 from integrations.selectors.migrations import migration_audit_events, open_migration
 from integrations.services.migration import execution, wizard
-from integrations.services.migration.state import EXECUTION_STEPS, last_test_of
+from integrations.services.migration.state import last_test_of
 from integrations.views.access import (
     admin_context,
     channel_or_404,
@@ -32,6 +32,7 @@ from integrations.views.access import (
 from integrations.views.presenters import (
     WIZARD_STEPS,
     card,
+    execution_progress,
     migration_json,
     price_label,
     provider_class_or_none,
@@ -240,7 +241,7 @@ def migration_detail(request: HttpRequest, organization_slug: str, channel: str,
     )
     context.update(
         {
-            "execution_steps": EXECUTION_STEPS,
+            "progress_steps": execution_progress(migration),
             "current_card": card(current) if current else None,
             "rollback_available": execution.rollback_available(migration),
             "rollback_url": reverse("provider_admin:migration_rollback", args=[organization.slug, channel, migration.pk]),

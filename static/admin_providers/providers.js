@@ -4,6 +4,9 @@
   "use strict";
   var STATUS_KEYS = ["active", "configuring", "degraded", "down", "error", "inactive"];
   var POLL_MS = 3000;
+  // A migration's steps take about a second each on the embedded default: poll often enough to
+  // show each of them while it runs.
+  var MIGRATION_POLL_MS = 400;
 
   function getJSON(url) {
     return fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
@@ -47,10 +50,22 @@
     var text = root.querySelector("[data-progress-text]");
     var state = root.querySelector("[data-state]");
     var log = root.querySelector("[data-log]");
+    var steps = root.querySelector("[data-steps]");
+    function renderSteps(rows) {
+      rows.forEach(function (row) {
+        var li = steps.querySelector('[data-step="' + row.key + '"]');
+        if (!li) { return; }
+        li.className = "pm-exec-" + row.state;
+        li.querySelector("[data-step-symbol]").textContent = row.symbol;
+        li.querySelector("[data-step-state]").textContent = row.state_label;
+        li.querySelector("[data-step-detail]").textContent = row.detail ? " · " + row.detail : "";
+      });
+    }
     function render(data) {
       bar.value = data.progress;
       text.textContent = data.progress + " %";
       state.textContent = data.state_label;
+      if (steps && data.steps) { renderSteps(data.steps); }
       if (log) {
         log.innerHTML = "";
         data.log.forEach(function (entry) {
@@ -66,7 +81,7 @@
       getJSON(url).then(function (data) {
         render(data);
         if (data.finished) { window.location.reload(); return; }
-        window.setTimeout(tick, 1000);
+        window.setTimeout(tick, MIGRATION_POLL_MS);
       }).catch(function () { window.setTimeout(tick, 2000); });
     }
     tick();
@@ -92,7 +107,25 @@
     });
   }
 
+  // A button with data-busy-label (a connection test) says what is happening while the request
+  // runs, and the form is not sent twice.
+  function busyButtons() {
+    document.querySelectorAll("form").forEach(function (form) {
+      form.addEventListener("submit", function (event) {
+        if (form.getAttribute("aria-busy") === "true") { event.preventDefault(); return; }
+        var button = event.submitter;
+        if (!button || !button.hasAttribute("data-busy-label")) { return; }
+        form.setAttribute("aria-busy", "true");
+        button.textContent = button.getAttribute("data-busy-label");
+        button.classList.add("pm-busy");
+        var status = form.querySelector("[data-busy-region]");
+        if (status) { status.textContent = button.getAttribute("data-busy-status") || button.getAttribute("data-busy-label"); status.hidden = false; }
+      });
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    busyButtons();
     var statusRoot = document.querySelector("[data-status-url]");
     if (statusRoot) { pollStatus(statusRoot); }
     var migrationRoot = document.querySelector("[data-migration-status-url][data-live]");

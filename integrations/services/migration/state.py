@@ -9,6 +9,7 @@ from uuid import UUID
 
 from django.conf import settings
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from audit import services as audit
 from integrations.errors import OperationRefused
@@ -16,14 +17,14 @@ from integrations.models import ProviderMigration
 
 State = ProviderMigration.State
 
-# Progress reached when each execution step has finished.
+# Progress reached when each execution step has finished (labels translated where shown).
 EXECUTION_STEPS: tuple[tuple[str, str, int], ...] = (
-    ("validate", "Validate the target's configuration", 20),
-    ("setup", "Set up the provider side", 40),
-    ("verify_health", "Verify the target is healthy", 60),
-    ("switch_primary", "Switch the primary", 80),
-    ("verify_route", "Verify the route serves the new primary", 95),
-    ("done", "Done", 100),
+    ("validate", gettext_noop("Validate the target's configuration"), 20),
+    ("setup", gettext_noop("Set up the provider side"), 40),
+    ("verify_health", gettext_noop("Verify the target is healthy"), 60),
+    ("switch_primary", gettext_noop("Switch the primary"), 80),
+    ("verify_route", gettext_noop("Verify the route serves the new primary"), 95),
+    ("done", gettext_noop("Done"), 100),
 )
 
 SYSTEM_ACTOR = "system:migration"

@@ -345,7 +345,7 @@ def migration_begin_execute(*, migration: ProviderMigration, actor: Any) -> Prov
         log_step(current, step="executing", outcome="ok", detail="Queued for execution.")
         current.save()
         audit_migration(current, action="executing", actor=actor)
-        enqueue_on_commit(EXECUTE_TASK, str(current.pk))
+        enqueue_on_commit(EXECUTE_TASK, str(current.pk), beside_request=True)
     return current
 
 

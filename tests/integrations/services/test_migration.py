@@ -27,6 +27,7 @@ from integrations.services.migration.wizard import (
     migration_test,
 )
 from integrations.services.routing import resolve
+from tests.conftest import join_eager_threads
 from tests.factories import make_integration, make_membership, make_user
 
 # Transactional: the route is invalidated on commit, as in production.
@@ -300,6 +301,7 @@ def test_task_runs_the_execution(organization, source, admin_user):
     celery_app.conf.task_always_eager = True
     try:
         migration_begin_execute(migration=migration, actor=admin_user)
+        join_eager_threads()  # eager: it runs beside the caller, in a thread
     finally:
         celery_app.conf.task_always_eager = previous
     migration.refresh_from_db()
