@@ -14,6 +14,7 @@ from integrations.errors import ServiceError
 from integrations.forms import ProviderSettingsForm
 from integrations.models import Organization, OrganizationIntegration
 from integrations.selectors.integrations import masked_credentials
+from integrations.services.costs.options import price_label
 from integrations.services.health import integration_test_connection
 from integrations.services.integrations import (
     integration_create,
@@ -149,7 +150,18 @@ class OrganizationIntegrationAdmin(OrganizationScopedAdmin):
                     **self.admin_site.each_context(request),
                     "opts": self.model._meta,
                     "title": "Choose a provider",
-                    "providers": get_registry().all(),
+                    "providers": [
+                        {
+                            "name": provider.name,
+                            "channel": provider.channel,
+                            "display_name": provider.display_name,
+                            "description": provider.description,
+                            "official": provider.official,
+                            "stability": provider.stability,
+                            "price_label": price_label(provider.name),  # the label every screen shows
+                        }
+                        for provider in get_registry().all()
+                    ],
                 },
             )
         return self._form_view(request, provider_class=provider_class, obj=None)

@@ -7,10 +7,12 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from integrations.models import OrganizationIntegration, ProviderMigration
+from integrations.services.costs.comparison import last_month_costs
+from integrations.services.costs.options import price_label as costs_price_label
+from integrations.services.costs.options import price_model_for
 from integrations.services.migration.execution import rollback_available
 from integrations.services.migration.state import EXECUTION_STEPS
 from providers.base import Provider
-from providers.pricing_overrides import priced_with_overrides
 from providers.registry import UnknownProvider, get_registry
 
 State = ProviderMigration.State
@@ -63,12 +65,11 @@ def status_of(integration: OrganizationIntegration) -> dict:
 
 
 def price_label(provider_class: type[Provider] | None, integration: OrganizationIntegration | None = None) -> str:
-    """The one price label of a provider (with the integration's overrides, when given)."""
+    """The provider's price label (with the integration's overrides, when given), from the one
+    function every screen uses (``services.costs.options.price_label``)."""
     if provider_class is None:
-        return "price unknown"
-    config = integration.config if integration is not None else None
-    # Overrides that cannot price (stored before validation) show the catalog price, never a 500.
-    return priced_with_overrides(provider_class.pricing, config)[0].label()
+        return _("price unknown")
+    return costs_price_label(provider_class.name, integration=integration)
 
 
 def card(integration: OrganizationIntegration) -> dict:
@@ -153,11 +154,27 @@ def wizard_step(migration: ProviderMigration | None) -> int:
     return 5
 
 
-def provider_options(channel: str, current: OrganizationIntegration | None) -> list[dict]:
-    """Wizard step 1: every provider of the channel, and how it differs from the current one."""
+def provider_options(channel: str, current: OrganizationIntegration | None, organization=None) -> tuple[list[dict], dict]:
+    """Wizard step 1: every provider of the channel, how it differs from the current one, its
+    price (the current provider's with the current integration's overrides) and what last
+    month's usage would have cost on it. Returns (options, last month's usage)."""
     current_class = provider_class_or_none(current.provider_name) if current else None
+    providers = list(get_registry().all(channel))
+
+    def priced_as(provider_class) -> OrganizationIntegration | None:
+        return current if current_class is provider_class else None
+
+    last_month = (
+        last_month_costs(
+            organization=organization,
+            channel=channel,
+            models={p.name: price_model_for(p.name, config=getattr(priced_as(p), "config", None)) for p in providers},
+        )
+        if organization is not None
+        else None
+    )
     options = []
-    for provider_class in get_registry().all(channel):
+    for provider_class in providers:
         differences = []
         if current_class is not None:
             if provider_class.official != current_class.official:
@@ -178,9 +195,10 @@ def provider_options(channel: str, current: OrganizationIntegration | None) -> l
                 "official": provider_class.official,
                 "stability": str(provider_class.stability),
                 "features": sorted(provider_class.features),
-                "price": price_label(provider_class),
+                "price": price_label(provider_class, priced_as(provider_class)),
+                "last_month_cost": last_month["costs"][provider_class.name] if last_month else None,
                 "differences": differences,
                 "is_current": current_class is provider_class,
             }
         )
-    return options
+    return options, last_month

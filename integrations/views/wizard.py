@@ -82,7 +82,7 @@ def _render(request, organization: Organization, channel: str, migration, *, con
         }
     )
     if step == 1:
-        context["options"] = provider_options(channel, current)
+        context["options"], context["last_month"] = provider_options(channel, current, organization)
         others = [option["name"] for option in context["options"] if not option["is_current"]]
         context["preselected"] = others[0] if others else ""
     elif step == 2:

@@ -5,7 +5,7 @@ Every figure is computed from the organization's own rows (``integrations.select
 the providers' price models (``providers.pricing``), in ``Decimal``, and rounded once, at display
 (``providers.pricing.display_money``). ``docs/COSTS.md`` gives the definitions a finance person
 needs to recompute any figure with a spreadsheet. Rendering (JSON, CSV) is
-``integrations.reports.costs``; a price's label is ``PriceModel.label()``.
+``integrations.reports.costs``; a price's label is ``options.price_label``.
 
 Entry points: :func:`cost_comparison` (the monthly comparison, savings and recommendations of a
 channel), :func:`month_summary` (the dashboard's cost strip), and in sibling modules
@@ -137,6 +137,28 @@ def cost_comparison(
     return comparison
 
 
+
+
+def last_month_costs(
+    *, organization: Organization, channel: str, models: Mapping[str, PriceModel], now: dt.datetime | None = None
+) -> dict[str, Any]:
+    """Last calendar month's billable usage of ``channel`` (messages, or talk minutes of calls)
+    and what it would have cost on each of ``models`` (key → price model), computed as the cost
+    page computes an alternative's cost: the wizard's "cost comparison inline"."""
+    start, this_month = month_starts(months=2, now=now)
+    volumes: dict[Any, int] = {}
+    for group in usage_groups(organization=organization, channel=channel, start=start, end=this_month):
+        for volume_key, count in group.volumes.items():
+            volumes[volume_key] = volumes.get(volume_key, 0) + count
+    if channel == Channel.VOIP:
+        units = sum((Decimal(int(seconds)) * count for seconds, count in volumes.items()), ZERO) / Decimal(60)
+    else:
+        units = Decimal(sum(volumes.values()))
+    return {
+        "month": start,
+        "units": units,
+        "costs": {key: _cost_on(model, channel, volumes) for key, model in models.items()},
+    }
 
 
 def month_summary(*, organization: Organization, now: dt.datetime | None = None) -> dict[str, Any]:

@@ -80,6 +80,14 @@ def integration_price_model(integration: OrganizationIntegration) -> PriceModel:
     return price_model_for(integration.provider_name, config=integration.config)
 
 
+def price_label(provider_name: str, *, integration: OrganizationIntegration | None = None) -> str:
+    """The one price label of a provider, or of one integration with its price overrides
+    ("$0.005/message", "Free", …): the dashboard, the wizard, the detail, add and cost pages all
+    show this, so an integration's price reads the same everywhere."""
+    config = integration.config if integration is not None else None
+    return price_model_for(provider_name, config=config).label()
+
+
 @dataclass
 class Option:
     """Somewhere the channel's traffic could go: a configured integration or a catalog entry."""
