@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db import models
@@ -13,6 +14,7 @@ from django.utils.html import format_html
 from integrations.admin.scoping import PRIMARY_BADGE, OrganizationScopedAdmin, badge
 from integrations.models import Membership, Organization, OrganizationIntegration
 from integrations.services.organizations import (
+    organization_problems,
     organization_rotate_notification_secret,
     organization_save,
 )
@@ -73,8 +75,18 @@ class MembershipInline(admin.TabularInline):
         return True
 
 
+class OrganizationForm(forms.ModelForm):
+    def clean(self):
+        cleaned = super().clean()
+        problems = organization_problems(slug=cleaned.get("slug") or "", notification_url=cleaned.get("notification_url") or "")
+        for field, messages_ in problems.items():
+            self.add_error(field, messages_)
+        return cleaned
+
+
 @admin.register(Organization)
 class OrganizationAdmin(OrganizationScopedAdmin):
+    form = OrganizationForm
     organization_lookup = "pk"
     list_display = ("name", "slug", "auto_failover", "integration_count", "created_at")
     search_fields = ("name", "slug")

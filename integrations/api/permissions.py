@@ -1,6 +1,7 @@
 """Tenancy and roles for the API.
 
-The organization of a request comes from the ``X-Org-Id`` header (its UUID or slug). A user who
+The organization of a request comes from the ``X-Org-Id`` header (its UUID or slug; a UUID-shaped
+value names an id only, and slugs cannot be UUID-shaped). A user who
 belongs to exactly one organization may leave it out. Whatever the request body says, this is
 the only source of the organization: nothing in a payload can point a request at another tenant.
 
@@ -19,6 +20,7 @@ from rest_framework.permissions import SAFE_METHODS, BasePermission
 
 from audit import context
 from integrations.models import Membership, Organization
+from integrations.models.organizations import uuid_shaped
 
 ORG_HEADER = "X-Org-Id"
 ADMIN_ROLES = frozenset(Membership.ADMIN_ROLES)
@@ -38,14 +40,17 @@ class NotAMember(exceptions.PermissionDenied):
 
 
 def _matches(organization: Organization, ref: str) -> bool:
-    return str(organization.pk) == ref or organization.slug == ref
+    """A UUID-shaped reference names an id and nothing else (slugs cannot be UUID-shaped, and
+    one stored before that rule cannot capture another organization's id); any other
+    reference names a slug."""
+    as_uuid = _as_uuid(ref)
+    if as_uuid is not None:
+        return organization.pk == as_uuid
+    return organization.slug == ref
 
 
 def _as_uuid(ref: str) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(ref)
-    except ValueError:
-        return None
+    return uuid_shaped(ref)
 
 
 def resolve_organization(request) -> tuple[Organization, str]:

@@ -17,6 +17,15 @@ class Channel(models.TextChoices):
     VOIP = ProviderChannel.VOIP.value, "VoIP"
 
 
+def uuid_shaped(text: str) -> uuid.UUID | None:
+    """The UUID ``text`` spells in any form Python reads (with or without dashes, braces or
+    ``urn:uuid:``), else None. Such text names an organization by id, never by slug."""
+    try:
+        return uuid.UUID(str(text).strip())
+    except (ValueError, TypeError, AttributeError):
+        return None
+
+
 class Organization(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     name = models.CharField(max_length=200)

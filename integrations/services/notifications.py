@@ -31,7 +31,6 @@ import time
 import uuid
 from typing import Any
 
-import requests
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
@@ -42,6 +41,8 @@ from django.utils.translation import gettext as _
 from audit import services as audit
 from integrations.models import Membership, Organization
 from integrations.services.queue import enqueue_on_commit
+from providers import http
+from providers.errors import EgressRefused, ProviderError
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +57,7 @@ SIGNATURE_HEADER = "X-Switchboard-Signature"
 TIMESTAMP_HEADER = "X-Switchboard-Timestamp"
 EVENT_HEADER = "X-Switchboard-Event"
 WEBHOOK_TASK = "integrations.tasks.send_notification_webhook"
+NOTIFICATION_ANSWER_BYTES = 1024 * 1024  # the receiver's answer is not used; read at most this
 
 
 def sign_notification(*, secret: str, timestamp: str, body: bytes) -> str:
@@ -169,15 +171,21 @@ def deliver_notification_webhook(*, organization_id: str, payload: dict[str, Any
         ),
     }
     status, problem = 0, ""
+    timeout = settings.NOTIFICATION_WEBHOOK_TIMEOUT
     try:
-        response = requests.post(url, data=body, headers=headers, timeout=settings.NOTIFICATION_WEBHOOK_TIMEOUT, allow_redirects=False)
+        # Through the egress guard like every request made on a tenant's behalf: an internal
+        # address is refused before anything is sent, and its answer is never read.
+        response = http.send("POST", url, provider="Notification webhook", timeout=(timeout, timeout),
+                             data=body, headers=headers, max_bytes=NOTIFICATION_ANSWER_BYTES)
         status = response.status_code
         if status >= 500 or status == 429:
             problem = f"HTTP {status}"
         elif status >= 300:
             problem = f"HTTP {status} (not retried)"
-    except requests.RequestException as exc:
-        problem = type(exc).__name__
+    except EgressRefused:
+        problem = "the notification URL is not allowed (not retried)"
+    except ProviderError as exc:
+        problem = exc.code or "request failed"
 
     retryable = problem and not problem.endswith("(not retried)")
     if retryable and not final_attempt:
