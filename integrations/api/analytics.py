@@ -96,7 +96,8 @@ class CostEstimateView(APIView):
         request=EstimateRequestSerializer,
         responses={200: OpenApiTypes.OBJECT},
         description="Monthly cost of a volume on every option of the channel, cheapest first, with the volumes "
-        "at which each option and the cheapest break even.",
+        "at which each option and the cheapest break even (break_even_with_cheapest) and each option and the "
+        "channel's primary break even (break_even_with_primary; empty when their costs never cross).",
     )
     def post(self, request):
         body = EstimateRequestSerializer(data=request.data)

@@ -98,7 +98,19 @@ def comparison_as_json(comparison: Comparison) -> dict[str, Any]:
 
 
 def estimate_as_json(lines: list[EstimateLine], *, channel: str, monthly_volume: Decimal) -> dict[str, Any]:
+    primary = next((line for line in lines if line.option.is_primary), None)
+    primary_key = primary.option.key if primary else None
+
+    def cheaper_at_every_volume(line: EstimateLine) -> str | None:
+        """With no break-even the order never changes: the one cheaper at this volume is
+        cheaper at every volume (None when they cost the same)."""
+        if primary is None or line is primary or line.break_even_with_primary or line.cost == primary.cost:
+            return None
+        return line.option.key if line.cost < primary.cost else primary_key
+
     return {
+        "primary": primary_key,
+        "primary_label": primary.option.label if primary else None,
         "channel": channel,
         "monthly_volume": str(monthly_volume),
         "results": [
@@ -115,6 +127,13 @@ def estimate_as_json(lines: list[EstimateLine], *, channel: str, monthly_volume:
                      "cheaper_above": lines[0].option.key if p.cheaper_above == "a" else line.option.key}
                     for p in line.break_even_with_cheapest
                 ],
+                "is_primary": line.option.is_primary,
+                "break_even_with_primary": [
+                    {"volume": str(p.volume.quantize(Decimal("0.01"))), "cost": _money_out(p.cost),
+                     "cheaper_above": primary_key if p.cheaper_above == "a" else line.option.key}
+                    for p in line.break_even_with_primary
+                ],
+                "cheaper_than_primary_at_every_volume": cheaper_at_every_volume(line),
             }
             for line in lines
         ],

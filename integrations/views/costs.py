@@ -15,6 +15,7 @@ from django.contrib import admin
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.safestring import mark_safe
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from integrations.models import Channel, Organization
@@ -122,6 +123,7 @@ def cost_page(request: HttpRequest) -> HttpResponse:
             estimate = estimate_as_json(
                 lines, channel=form.cleaned_data["calc_channel"], monthly_volume=form.cleaned_data["calc_volume"]
             )
+            estimate["unit_label"] = _("minutes of talk") if form.cleaned_data["calc_channel"] == Channel.VOIP else _("messages")
         except (ValueError, InvalidOperation) as exc:
             form.add_error(None, str(exc))
     summary = month_summary(organization=organization)

@@ -19,6 +19,8 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
+from django.utils.translation import gettext as _
+
 from integrations.models import Channel, Organization
 from integrations.selectors.usage import UsageGroup, month_starts, next_month, usage_groups
 from integrations.services.costs.figures import Comparison, IntegrationUsage, Window
@@ -190,10 +192,14 @@ def month_summary(*, organization: Organization, now: dt.datetime | None = None)
         messages=summary["channels"][Channel.WHATSAPP]["units"],
         call_minutes=summary["channels"][Channel.VOIP]["units"],
     )
+    # One definition of savings everywhere (DEFINITIONS["savings"], shown once on the cost page):
+    # the reference (the single configured provider that would have cost the most) minus actual.
     summary["headline"] = (
-        f"Monthly savings: {money_text(savings)} ({display_money(summary['savings_percent'])} % vs single provider)"
+        _("This month: saved %(amount)s (%(percent)s %%) against sending everything through the single "
+          "configured provider that would have cost the most.")
+        % {"amount": money_text(savings), "percent": display_money(summary["savings_percent"])}
         if summary["savings_percent"] is not None
-        else "Monthly savings: n/a"
+        else _("This month: no savings figure yet (no billable traffic, or nothing to compare with).")
     )
     return summary
 

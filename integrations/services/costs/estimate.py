@@ -22,6 +22,9 @@ class EstimateLine:
     option: Option
     cost: Decimal
     break_even_with_cheapest: list = field(default_factory=list)
+    # Against the channel's primary: what an admin weighs when thinking of switching. Empty when
+    # the two costs never cross (proportional prices without fees or tiers, as in the catalog).
+    break_even_with_primary: list = field(default_factory=list)
 
 
 def cost_estimate(
@@ -33,7 +36,8 @@ def cost_estimate(
     average_call_seconds: int | None = None,
 ) -> list[EstimateLine]:
     """The monthly cost of ``monthly_volume`` units (messages, or minutes of talk time) on every
-    option of ``channel``, cheapest first, each with its break-even volumes against the cheapest."""
+    option of ``channel``, cheapest first, each with its break-even volumes against the cheapest
+    and against the channel's primary."""
     volume = to_decimal(monthly_volume)
     if volume < 0:
         raise ValueError("The monthly volume cannot be negative.")
@@ -51,6 +55,12 @@ def cost_estimate(
             line.break_even_with_cheapest = break_even(
                 cheapest.option.model, line.option.model, mix=shares or None, average_call_seconds=average_call_seconds
             )
+        primary = next((line for line in lines if line.option.is_primary), None)
+        for line in lines:
+            if primary is not None and line is not primary:
+                line.break_even_with_primary = break_even(
+                    primary.option.model, line.option.model, mix=shares or None, average_call_seconds=average_call_seconds
+                )
     return lines
 
 

@@ -300,7 +300,7 @@ def test_month_summary_and_headline(organization, whatsapp):
     assert summary["actual_cost"] == D("0.06") + D("5") + D("0.004") + D("0.0339")
     assert summary["reference_cost"] == D("5") + D("0.05") + D("5") * D("0.01")
     assert summary["savings"] == summary["reference_cost"] - summary["actual_cost"]
-    assert summary["headline"].startswith("Monthly savings: $0.00 (0.04 % vs single provider)")
+    assert summary["headline"].startswith("This month: saved $0.00 (0.04 %) against sending everything through")
 
 
 def test_unit_price_labels():
