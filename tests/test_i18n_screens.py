@@ -47,7 +47,7 @@ class _VisibleText(HTMLParser):
 def visible_text(html: str) -> str:
     parser = _VisibleText()
     parser.feed(html)
-    return " ".join(" ".join(parser.parts).split())
+    return re.sub(r"[ \t\n\r\f\v]+", " ", " ".join(parser.parts)).strip()  # keeps no-break spaces
 
 
 def english_left_over(text: str, sources: tuple[str, ...]) -> list[str]:
@@ -110,3 +110,39 @@ def test_the_migration_history_is_portuguese(portuguese_admin, organization):
                       sources=NAVIGATION + ("templates/admin/providers/history.html", "integrations/views/history.py"))
     assert 'data-label="Iniciada em"' in html  # the narrow-screen column labels too
     assert localtime(migration.created_at).strftime("%d/%m/%Y") in html  # the day first, as Brazil writes it
+
+
+DETAIL = NAVIGATION + ("templates/admin/providers/detail.html", "templates/admin/providers/_card.html",
+                       "integrations/views/presenters.py", "integrations/views/detail.py")
+
+
+@pytest.mark.django_db
+def test_the_provider_detail_page_is_portuguese(portuguese_admin, organization):
+    from decimal import Decimal
+
+    from django.utils import timezone
+
+    from integrations.models import Message, OrganizationIntegration
+
+    integration = make_integration(organization=organization, display_name="Principal", config={"label": "p"})
+    OrganizationIntegration.objects.filter(pk=integration.pk).update(health_status="healthy",
+                                                                     health_checked_at=timezone.now())
+    Message.objects.create(organization=organization, integration=integration, to="+5511999990000",
+                           status="delivered", cost=Decimal("1234.5"), currency="USD", latency_ms=120)
+    url = reverse("provider_admin:integration", args=[integration.pk])
+    html = portuguese_admin.get(url).content.decode()
+    assert_portuguese(html, shows=["Voltar aos provedores", "Status do provedor", "Ativa", "Principal",
+                                   "Saudável · verificada há 0", "Uso neste mês", "Mensagens", "Custo",
+                                   "US$\xa01.234,50", "Taxa de sucesso", "100,0 %", "Configurações avançadas",
+                                   "Ativar confirmações de entrega", "Salvar alterações", "Testar conexão"],
+                      sources=DETAIL)
+    assert 'data-copied-label="Copiado"' in html
+
+    response = portuguese_admin.post(url + "settings/", {"delivery_receipts": "on"}, follow=True)
+    assert "Configurações salvas." in response.content.decode()
+    response = portuguese_admin.post(url + "test/", follow=True)
+    assert "Teste de conexão: Saudável (" in response.content.decode()
+
+    status = portuguese_admin.get(reverse("provider_admin:status")).json()
+    (row,) = status["integrations"]
+    assert row["status"]["label"] == "Ativa" and row["health_text"].startswith("Saudável · verificada há")

@@ -12,6 +12,8 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
 from integrations.errors import ServiceError
@@ -29,13 +31,15 @@ PAIRING_TEMPLATE = "integrations/_pairing_qr.html"
 
 
 class AdvancedSettingsForm(forms.Form):
-    delivery_receipts = forms.BooleanField(required=False, label="Enable delivery receipts")
-    require_webhook_signature = forms.BooleanField(required=False, label="Require webhook signature verification")
+    delivery_receipts = forms.BooleanField(required=False, label=gettext_lazy("Enable delivery receipts"))
+    require_webhook_signature = forms.BooleanField(
+        required=False, label=gettext_lazy("Require webhook signature verification")
+    )
     business_hours_auto_reply = forms.CharField(
         required=False,
-        label="Business-hours auto-reply",
+        label=gettext_lazy("Business-hours auto-reply"),
         widget=forms.Textarea(attrs={"rows": 2}),
-        help_text="Sent in reply to inbound messages outside business hours; blank for none.",
+        help_text=gettext_lazy("Sent in reply to inbound messages outside business hours; blank for none."),
     )
 
     @classmethod
@@ -130,8 +134,12 @@ def detail_action(action: Callable) -> Callable:
 def test_connection(request, integration):
     health = integration_test_connection(integration=integration, actor=request.user)
     level = messages.SUCCESS if health.ok else messages.ERROR
+    status = OrganizationIntegration.Health(health.status.value).label
     messages.add_message(
-        request, level, f"Connection test: {health.status.value} ({health.latency_ms} ms). {health.detail}"
+        request,
+        level,
+        _("Connection test: %(status)s (%(latency)s ms). %(detail)s")
+        % {"status": status, "latency": health.latency_ms, "detail": health.detail},
     )
 
 
@@ -141,7 +149,7 @@ def save_settings(request, integration):
     if not form.is_valid():
         return _render(request, integration, advanced_form=form)
     integration_update(integration=integration, actor=request.user, config={**(integration.config or {}), **form.cleaned_data})
-    messages.success(request, "Settings saved.")
+    messages.success(request, _("Settings saved."))
 
 
 @detail_action
@@ -151,9 +159,9 @@ def replace_credentials(request, integration):
         return None
     if not form.is_valid():
         return _render(request, integration, credentials_form=form)
-    _, credentials = form.split()
+    _settings, credentials = form.split()
     if not credentials:
-        messages.info(request, "No credential typed; nothing changed.")
+        messages.info(request, _("No credential typed; nothing changed."))
         return None
     integration_update(integration=integration, actor=request.user, credentials=credentials, reason="credentials replaced")
-    messages.success(request, "Credentials replaced: " + ", ".join(sorted(credentials)) + ".")
+    messages.success(request, _("Credentials replaced: %(names)s.") % {"names": ", ".join(sorted(credentials))})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.urls import NoReverseMatch, reverse
+from django.utils.timesince import timesince
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -19,12 +20,12 @@ State = ProviderMigration.State
 
 # Status → (label, symbol). The label and symbol carry the meaning; colour only repeats it.
 STATUS_STYLES = {
-    "active": ("Active", "●"),
-    "configuring": ("Configuring", "◐"),
-    "degraded": ("Degraded", "▲"),
-    "down": ("Down", "✕"),
-    "error": ("Error", "✕"),
-    "inactive": ("Inactive", "○"),
+    "active": (gettext_lazy("Active"), "●"),
+    "configuring": (gettext_lazy("Configuring"), "◐"),
+    "degraded": (gettext_lazy("Degraded"), "▲"),
+    "down": (gettext_lazy("Down"), "✕"),
+    "error": (gettext_lazy("Error"), "✕"),
+    "inactive": (gettext_lazy("Inactive"), "○"),
 }
 
 WIZARD_STEPS = ("Provider", "Configure", "Test", "Execute", "Confirm")
@@ -61,7 +62,16 @@ def status_of(integration: OrganizationIntegration) -> dict:
     else:
         key = "active"
     label, symbol = STATUS_STYLES[key]
-    return {"key": key, "label": label, "symbol": symbol}
+    return {"key": key, "label": str(label), "symbol": symbol}
+
+
+def health_text(integration: OrganizationIntegration) -> str:
+    """The card's health line, in the request's language: "Healthy · checked 3 minutes ago"."""
+    if integration.health_checked_at is None:
+        checked = _("never checked")
+    else:
+        checked = _("checked %(since)s ago") % {"since": timesince(integration.health_checked_at)}
+    return f"{integration.get_health_status_display()} · {checked}"
 
 
 def price_label(provider_class: type[Provider] | None, integration: OrganizationIntegration | None = None) -> str:
@@ -83,6 +93,7 @@ def card(integration: OrganizationIntegration) -> dict:
         "provider_display": provider_class.display_name if provider_class else integration.provider_name,
         "status": status_of(integration),
         "price": price_label(provider_class, integration),
+        "health_text": health_text(integration),
         "detail_url": reverse("provider_admin:integration", args=[integration.pk]),
         "change_url": change_url,
     }
@@ -94,6 +105,7 @@ def status_json(integration: OrganizationIntegration) -> dict:
         "status": status_of(integration),
         "is_primary": integration.is_primary,
         "health": integration.get_health_status_display(),
+        "health_text": health_text(integration),
         "checked_at": integration.health_checked_at.isoformat() if integration.health_checked_at else None,
         "latency_ms": integration.health_latency_ms,
     }

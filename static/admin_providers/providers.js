@@ -26,7 +26,7 @@
     card.classList.toggle("is-primary", row.is_primary);
     var health = card.querySelector("[data-health]");
     if (health) {
-      health.textContent = row.health + (row.checked_at ? " · checked " + new Date(row.checked_at).toLocaleString() : " · never checked");
+      health.textContent = row.health_text;  // worded by the server, in the page's language
     }
   }
 
@@ -92,7 +92,11 @@
       button.addEventListener("click", function () {
         var source = document.getElementById(button.getAttribute("data-copy-target"));
         var value = source.textContent.trim();
-        var done = function () { button.textContent = "Copied"; window.setTimeout(function () { button.textContent = "Copy"; }, 2000); };
+        var label = button.textContent;
+        var done = function () {
+          button.textContent = button.getAttribute("data-copied-label") || label;
+          window.setTimeout(function () { button.textContent = label; }, 2000);
+        };
         if (navigator.clipboard && window.isSecureContext) {
           navigator.clipboard.writeText(value).then(done);
         } else {
