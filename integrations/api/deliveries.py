@@ -85,6 +85,7 @@ class MessageViewSet(_DeliveryViewSet):
                 attachments=[dict(item) for item in data["attachments"]],
                 reference=data["reference"] or None,
                 idempotency_key=request.headers.get(IDEMPOTENCY_HEADER) or None,
+                tags=data["tags"],
                 actor=request.user,
             )
         except QueueFull as exc:

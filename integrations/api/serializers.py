@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from django.utils.translation import gettext_lazy
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -168,6 +169,10 @@ class MessageCreateSerializer(serializers.Serializer):
     body = serializers.CharField(required=False, allow_blank=True, default="", max_length=65536)
     attachments = AttachmentSerializer(many=True, required=False, default=list)
     reference = serializers.CharField(required=False, allow_blank=True, max_length=255, default="")
+    tags = serializers.ListField(
+        child=serializers.CharField(max_length=64), required=False, default=list, max_length=20,
+        help_text=gettext_lazy("Words the channel's routing-policy rules match, e.g. internal."),
+    )
 
 
 class MessageBatchItemSerializer(MessageCreateSerializer):
@@ -201,7 +206,7 @@ class MessageSerializer(serializers.ModelSerializer):
         model = Message
         fields = [
             "id", "direction", "channel", "status", "to", "from_number", "body", "attachments",
-            "reference", "integration", "provider_name", "provider_message_id", "cost", "currency",
+            "reference", "tags", "integration", "provider_name", "provider_message_id", "cost", "currency",
             "cost_source", "latency_ms", "attempts", "retry_count", "error", "error_code",
             "created_at", "updated_at", "sent_at", "delivered_at", "read_at", "failed_at",
         ]

@@ -5,7 +5,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
-from integrations.api import analytics, audit, auth, deliveries, frontend, integrations
+from integrations.api import analytics, audit, auth, deliveries, frontend, integrations, policies
 
 app_name = "api"
 
@@ -25,6 +25,7 @@ analytics_patterns = [
 v1 = [
     path("auth/token/", auth.TokenView.as_view(), name="auth-token"),
     path("analytics/", include((analytics_patterns, "analytics"))),
+    path("channels/<str:channel>/policy/", policies.ChannelPolicyView.as_view(), name="channel-policy"),
     path("", include(router.urls)),
 ]
 

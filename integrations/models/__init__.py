@@ -13,11 +13,13 @@ from integrations.models.integrations import (
     generate_webhook_secret,
 )
 from integrations.models.organizations import Channel, Membership, Organization, OrgScopedQuerySet
+from integrations.models.policies import ChannelPolicy
 from integrations.models.provider_migrations import ProviderMigration
 
 __all__ = [
     "Call",
     "Channel",
+    "ChannelPolicy",
     "Delivery",
     "Direction",
     "IntegrationQuerySet",

@@ -73,6 +73,8 @@ class Message(Delivery):
     attachments = models.JSONField(default=list, blank=True, help_text="[{url, mime_type, caption}]")
     reference = models.CharField(max_length=255, blank=True, help_text="Caller's link to a lead or ticket.")
     category = models.CharField(max_length=32, blank=True, help_text="Pricing category, when templated.")
+    # Routing-policy rules match these (e.g. "internal"); see docs/POLICIES.md.
+    tags = models.JSONField(default=list, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     provider_message_id = models.CharField(max_length=255, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)

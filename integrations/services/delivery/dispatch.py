@@ -6,8 +6,9 @@ The flow (DESIGN.md, "The flow of one message"):
    with an expired lease), move it to ``sending`` with a lease of ``DELIVERY_LEASE_SECONDS``,
    commit. A row another worker holds, or one already sent, is left alone: duplicate task
    messages (redelivery after a lost worker, a sweep) cost a query and send nothing.
-2. **Route at send time**: ``routing.route_integrations`` — primary first, then active
-   fallbacks by priority. A switch committed before this point is what this delivery uses.
+2. **Route at send time**: ``policies.selection.route_for_delivery`` — primary first, then
+   active fallbacks by priority, reordered by the channel's routing policy (weights, tag rules).
+   A switch or policy change committed before this point is what this delivery uses.
 3. **Try each integration** in order, skipping those whose circuit breaker is open, recording
    every attempt (integration, provider, outcome, error code, latency) on the row:
 
@@ -76,7 +77,7 @@ from integrations.services.delivery.records import (
     record_sent,
     result_latency,
 )
-from integrations.services.routing import route_integrations
+from integrations.services.policies.selection import route_for_delivery
 from providers.errors import (
     ProviderConfigurationError,
     ProviderError,
@@ -197,7 +198,7 @@ def _deliver(kind: Kind, object_id: Any) -> DeliveryOutcome:
 
     channel = Channel.VOIP if kind is CALL else row.channel
     routed_at = timezone.now()
-    route = route_integrations(organization=row.organization, channel=channel)
+    route = route_for_delivery(organization=row.organization, channel=channel, contact=row.to, tags=getattr(row, "tags", ()))
     outbound = _outbound(kind, row)
     retryable_reasons: list[str] = []
     final_reasons: list[str] = []

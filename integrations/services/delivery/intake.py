@@ -23,6 +23,7 @@ from django.db import IntegrityError, transaction
 
 from integrations.models import Call, Channel, Message, Organization
 from integrations.services.delivery import queue_depth
+from integrations.services.policies.channel_policy import clean_tags
 from integrations.services.queue import enqueue_on_commit
 from providers.values import Attachment, normalize_phone
 
@@ -89,7 +90,7 @@ def _user_or_none(actor: Any):
 
 
 def _clean_message(*, channel: str, to: str, body: str, attachments: Iterable[Any],
-                   reference: str | None, idempotency_key: str | None) -> dict[str, Any]:
+                   reference: str | None, idempotency_key: str | None, tags: Any = ()) -> dict[str, Any]:
     """The fields of an outbound message as stored, or ``ValidationError`` (field → messages).
     One validation for a single send and for every item of a batch."""
     errors: dict[str, list[str]] = {}
@@ -114,6 +115,11 @@ def _clean_message(*, channel: str, to: str, body: str, attachments: Iterable[An
         reference_value = _clean_reference(reference)
     except ValidationError as exc:
         errors.update(exc.message_dict)
+    cleaned_tags: list[str] = []
+    try:
+        cleaned_tags = clean_tags(list(tags) if isinstance(tags, tuple) else tags)
+    except ValidationError as exc:
+        errors.update(exc.message_dict)
     if errors:
         raise ValidationError(errors)
     return {
@@ -124,6 +130,7 @@ def _clean_message(*, channel: str, to: str, body: str, attachments: Iterable[An
         "body": body,
         "attachments": cleaned_attachments,
         "reference": reference_value,
+        "tags": cleaned_tags,
     }
 
 
@@ -136,17 +143,19 @@ def send_message(
     attachments: Iterable[Any] = (),
     reference: str | None = None,
     idempotency_key: str | None = None,
+    tags: Iterable[str] = (),
     actor: Any,
 ) -> tuple[Message, bool]:
     """Store an outbound message and schedule its delivery. Returns ``(message, created)``.
 
     ``created`` is False when ``idempotency_key`` was used before in this organization: the
-    stored message is returned as it is and nothing new is scheduled. Raises
+    stored message is returned as it is and nothing new is scheduled. ``tags`` are what the
+    channel's routing-policy rules match (docs/POLICIES.md). Raises
     ``ValidationError`` (field → messages) for a bad channel, recipient or content, and
     ``QueueFull`` when the organization's queue is at its depth limit.
     """
     fields = _clean_message(channel=channel, to=to, body=body, attachments=attachments,
-                            reference=reference, idempotency_key=idempotency_key)
+                            reference=reference, idempotency_key=idempotency_key, tags=tags)
     key = fields.pop("idempotency_key")
     return _store_and_schedule(
         Message, DELIVER_MESSAGE_TASK, organization=organization, key=key,
@@ -234,7 +243,7 @@ def send_messages(*, organization: Organization, items: Sequence[Mapping[str, An
     """Store many outbound messages in one transaction and schedule their delivery.
 
     Each item takes the keyword arguments of ``send_message`` (``channel``, ``to``, ``body``,
-    ``attachments``, ``reference``, ``idempotency_key``) and is validated exactly like it. An
+    ``attachments``, ``reference``, ``idempotency_key``, ``tags``) and is validated exactly like it. An
     invalid item is answered with its errors and not written; the valid ones are stored. A key
     used before in this organization, or earlier in the same batch, returns the stored message
     (``created`` False) and schedules nothing. Raises ``QueueFull`` (nothing written) when the
@@ -247,7 +256,7 @@ def send_messages(*, organization: Organization, items: Sequence[Mapping[str, An
             cleaned.append((index, _clean_message(
                 channel=item.get("channel", Channel.WHATSAPP), to=item.get("to"), body=item.get("body", ""),
                 attachments=item.get("attachments") or (), reference=item.get("reference"),
-                idempotency_key=item.get("idempotency_key"),
+                idempotency_key=item.get("idempotency_key"), tags=item.get("tags") or (),
             )))
         except ValidationError as exc:
             results[index] = BatchItemResult(errors=exc.message_dict)

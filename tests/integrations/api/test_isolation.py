@@ -110,6 +110,11 @@ CASES: dict[tuple[str, str], Case] = {
         "foreign", kwargs=lambda b: {"channel": "whatsapp"},
         body=lambda b: {"integration_id": str(b.whatsapp_fallback.pk), "reason": "x"},
     ),
+    ("api:channel-policy", "GET"): Case("scoped", kwargs=lambda b: {"channel": "whatsapp"}),
+    ("api:channel-policy", "PUT"): Case(
+        "foreign", kwargs=lambda b: {"channel": "whatsapp"},
+        body=lambda b: {"mode": "split", "weights": {str(b.whatsapp_fallback.pk): 100}},
+    ),
     ("api:message-list", "GET"): Case("scoped"),
     ("api:message-list", "POST"): Case("scoped", body=lambda b: {"channel": "whatsapp", "to": "+14155550111", "body": "A"}),
     ("api:message-batch", "POST"): Case(

@@ -1,0 +1,86 @@
+"""A channel's routing policy (weighted split, tag rules): read it with what each integration
+actually carried over the last hour, or replace it. Thin: one selector or service per call."""
+
+from __future__ import annotations
+
+from django.utils.translation import gettext_lazy
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from integrations.models import ChannelPolicy
+from integrations.selectors.policies import carried_shares, policy_get
+from integrations.services.policies.channel_policy import set_policy
+
+
+class PolicyRuleSerializer(serializers.Serializer):
+    tag = serializers.CharField(max_length=64)
+    integration_id = serializers.UUIDField()
+
+
+class PolicyWriteSerializer(serializers.Serializer):
+    mode = serializers.ChoiceField(choices=ChannelPolicy.Mode.choices)
+    weights = serializers.DictField(
+        child=serializers.IntegerField(min_value=0, max_value=100), required=False, default=dict,
+        help_text=gettext_lazy("Integration id → percent; active integrations of this channel; the sum is 100. Only in split mode."),
+    )
+    rules = PolicyRuleSerializer(many=True, required=False, default=list, max_length=20)
+    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=500)
+
+
+class CarriedShareSerializer(serializers.Serializer):
+    integration_id = serializers.UUIDField()
+    display_name = serializers.CharField()
+    weight = serializers.IntegerField(allow_null=True)
+    sent = serializers.IntegerField()
+    share = serializers.FloatField(help_text=gettext_lazy("Percent of what the channel sent in the window."))
+
+
+class CarriedSharesSerializer(serializers.Serializer):
+    since = serializers.DateTimeField()
+    total = serializers.IntegerField()
+    integrations = CarriedShareSerializer(many=True)
+
+
+class PolicySerializer(serializers.Serializer):
+    channel = serializers.CharField()
+    mode = serializers.ChoiceField(choices=ChannelPolicy.Mode.choices)
+    weights = serializers.DictField(child=serializers.IntegerField())
+    rules = PolicyRuleSerializer(many=True)
+    version = serializers.IntegerField()
+    updated_at = serializers.DateTimeField(allow_null=True)
+    carried_last_hour = CarriedSharesSerializer()
+
+
+def _policy_body(organization, channel: str) -> dict:
+    policy = policy_get(organization=organization, channel=channel)
+    return PolicySerializer({
+        "channel": channel, "mode": policy.mode, "weights": policy.weights or {}, "rules": policy.rules or [],
+        "version": policy.version, "updated_at": policy.updated_at,
+        "carried_last_hour": carried_shares(organization=organization, channel=channel, policy=policy),
+    }).data
+
+
+@extend_schema(tags=["channels"])
+class ChannelPolicyView(APIView):
+    """The channel's routing policy. ``split`` sends each contact, stably, to one integration by
+    weight (then falls back by priority); ``primary`` is primary-then-fallbacks. Rules by message
+    tag are matched first in both modes."""
+
+    @extend_schema(responses={200: PolicySerializer})
+    def get(self, request, channel):
+        return Response(_policy_body(request.organization, channel))
+
+    @extend_schema(request=PolicyWriteSerializer, responses={200: PolicySerializer})
+    def put(self, request, channel):
+        serializer = PolicyWriteSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        set_policy(
+            organization=request.organization, channel=channel, mode=data["mode"],
+            weights=dict(data["weights"]),
+            rules=[{"tag": r["tag"], "integration_id": str(r["integration_id"])} for r in data["rules"]],
+            actor=request.user, reason=data["reason"],
+        )
+        return Response(_policy_body(request.organization, channel))

@@ -1,0 +1,144 @@
+"""The order in which one message tries its channel's integrations, under the channel's policy.
+
+This is the single point where policies meet delivery: ``delivery.dispatch`` asks
+``route_for_delivery`` instead of the plain route. Without a policy (or in ``primary`` mode
+without a matching rule) the answer *is* the plain route: primary first, then active fallbacks by
+priority.
+
+Under a policy, one integration is moved to the front and the rest keep route order, so a
+message whose chosen integration is skipped (breaker open) or fails over still falls back by
+priority:
+
+1. **Rules** first: the first rule whose tag the message carries names the integration.
+2. **Weights** (``split``): the contact's bucket — a hash of (policy version, contact) in
+   [0, 10000) — falls in one integration's cumulative range. The same contact keeps its sender
+   while the policy's version holds; a change of weights reshuffles contacts once, by design.
+
+A chosen integration that is no longer in the route (inactive, deleted) chooses nothing: the
+message follows the plain route. The policy is cached beside the route and keyed by the route
+version, which every policy change bumps, so every worker sees a change at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import TypeVar
+
+from django.conf import settings
+from django.core.cache import cache
+
+from integrations.models import ChannelPolicy, OrganizationIntegration
+from integrations.services.routing import route_integrations, version_key
+
+BUCKETS = 10_000  # a percent is 100 buckets: weights are whole percents
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class RoutingPolicy:
+    """What routing needs of a ``ChannelPolicy``: plain, hashable, cacheable."""
+
+    mode: str
+    weights: tuple[tuple[str, int], ...]  # (integration id, percent), sorted by id
+    rules: tuple[tuple[str, str], ...]  # (tag, integration id), in match order
+    version: int
+
+    @classmethod
+    def from_row(cls, row: ChannelPolicy) -> RoutingPolicy:
+        return cls(
+            mode=row.mode,
+            weights=tuple(sorted((str(k), int(v)) for k, v in (row.weights or {}).items())),
+            rules=tuple((str(r["tag"]), str(r["integration_id"])) for r in row.rules or ()),
+            version=row.version,
+        )
+
+    def as_cached(self) -> dict:
+        return {"mode": self.mode, "weights": [list(w) for w in self.weights],
+                "rules": [list(r) for r in self.rules], "version": self.version}
+
+    @classmethod
+    def from_cached(cls, value: dict) -> RoutingPolicy:
+        return cls(mode=value["mode"], weights=tuple((k, int(v)) for k, v in value["weights"]),
+                   rules=tuple((t, i) for t, i in value["rules"]), version=int(value["version"]))
+
+
+def contact_bucket(*, contact: str, version: int) -> int:
+    """A stable bucket in [0, BUCKETS) for this contact under this policy version."""
+    digest = hashlib.blake2b(f"{version}\x1f{contact}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") % BUCKETS
+
+
+def weighted_pick(*, weights: Sequence[tuple[str, int]], contact: str, version: int) -> str | None:
+    """The integration id whose share holds this contact's bucket (None without weights)."""
+    bucket = contact_bucket(contact=contact, version=version)
+    upper = 0
+    for integration_id, percent in weights:
+        upper += percent * (BUCKETS // 100)
+        if bucket < upper:
+            return integration_id
+    return None
+
+
+def chosen_integration(*, policy: RoutingPolicy | None, contact: str, tags: Iterable[str] = ()) -> str | None:
+    """The id the policy puts first for this message, or None (plain route)."""
+    if policy is None:
+        return None
+    tag_set = set(tags or ())
+    for tag, integration_id in policy.rules:
+        if tag in tag_set:
+            return integration_id
+    if policy.mode == ChannelPolicy.Mode.SPLIT and policy.weights:
+        return weighted_pick(weights=policy.weights, contact=contact, version=policy.version)
+    return None
+
+
+def order_candidates(route: Sequence[T], *, chosen: str | None, key=lambda row: str(row.pk)) -> list[T]:
+    """``route`` with ``chosen`` moved to the front; the rest keep their route order."""
+    if chosen is None:
+        return list(route)
+    first = [row for row in route if key(row) == chosen]
+    return first + [row for row in route if key(row) != chosen]
+
+
+# --------------------------------------------------------------------------- cached read
+
+
+def policy_key(organization_id, channel: str) -> str:
+    return f"sb:org:{organization_id}:{channel}:policy"
+
+
+def _policy_from_db(organization_id, channel: str) -> RoutingPolicy | None:
+    row = ChannelPolicy.objects.filter(organization_id=organization_id, channel=channel).first()
+    return RoutingPolicy.from_row(row) if row is not None else None
+
+
+def routing_policy(*, organization_id, channel: str) -> RoutingPolicy | None:
+    """The channel's policy as routing sees it: from the cache at the current route version,
+    else from PostgreSQL (and cached). Redis failing never fails a delivery."""
+    vkey, pkey = version_key(organization_id, channel), policy_key(organization_id, channel)
+    try:
+        cached = cache.get_many([vkey, pkey])
+    except Exception:  # the route's own read already warned; serve from PostgreSQL
+        return _policy_from_db(organization_id, channel)
+    version, entry = cached.get(vkey), cached.get(pkey)
+    if version is not None and entry is not None and entry.get("route_version") == version:
+        return RoutingPolicy.from_cached(entry["policy"]) if entry["policy"] else None
+    policy = _policy_from_db(organization_id, channel)
+    if version is not None:
+        try:
+            cache.set(pkey, {"route_version": version, "policy": policy.as_cached() if policy else None},
+                      timeout=settings.ROUTE_CACHE_TTL)
+        except Exception:
+            pass
+    return policy
+
+
+def route_for_delivery(*, organization, channel: str, contact: str, tags: Iterable[str] = ()) -> list[OrganizationIntegration]:
+    """The integrations one message tries, in order: the route, reordered by the policy."""
+    route = route_integrations(organization=organization, channel=channel)
+    if len(route) < 2:
+        return route
+    policy = routing_policy(organization_id=organization.pk, channel=channel)
+    return order_candidates(route, chosen=chosen_integration(policy=policy, contact=contact, tags=tags))
