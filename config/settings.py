@@ -252,6 +252,12 @@ DELIVERY_RETRY_BACKOFF = env.int("DELIVERY_RETRY_BACKOFF", default=2)
 DELIVERY_RETRY_BACKOFF_MAX = env.int("DELIVERY_RETRY_BACKOFF_MAX", default=300)
 # A queued row no task has picked up this long is queued again (e.g. the broker was down).
 DELIVERY_REQUEUE_AFTER = env.int("DELIVERY_REQUEUE_AFTER", default=300)
+# Batches (integrations/services/delivery/batch.py): ids per batch task, provider calls in flight per
+# worker process, and how long a route's integration rows are kept in process (breaker counters
+# written by other workers are seen within this; route changes bump a version and are seen at once).
+DELIVERY_BATCH_SIZE = env.int("DELIVERY_BATCH_SIZE", default=50)
+DELIVERY_SEND_CONCURRENCY = env.int("DELIVERY_SEND_CONCURRENCY", default=32)
+DELIVERY_ROUTE_ROWS_MAX_AGE = env.float("DELIVERY_ROUTE_ROWS_MAX_AGE", default=1.0)
 # Back-pressure at intake: when an organization's waiting messages (queued or sending) would pass
 # this, new sends answer 429 with Retry-After (seconds). 0 = no limit. The count is kept in process
 # this many seconds between counts (integrations/services/delivery/queue_depth.py).

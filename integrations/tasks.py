@@ -17,7 +17,7 @@ from celery import shared_task
 from django.conf import settings
 
 from integrations.services import call_control, health, notifications
-from integrations.services.delivery import dispatch, sweeper
+from integrations.services.delivery import batch, dispatch, sweeper
 from integrations.services.migration.execution import migration_execute
 
 _DELIVERY_TASK_OPTIONS = {
@@ -35,6 +35,12 @@ _DELIVERY_TASK_OPTIONS = {
 @shared_task(name="integrations.tasks.deliver_message", **_DELIVERY_TASK_OPTIONS)
 def deliver_message(self, message_id: str) -> str:
     return dispatch.deliver_message(message_id=message_id).status
+
+
+@shared_task(name="integrations.tasks.deliver_message_batch", acks_late=True, reject_on_worker_lost=True)
+def deliver_message_batch(message_ids: list[str]) -> dict[str, int]:
+    """Many messages, sent concurrently; a row to retry is queued again alone (``deliver_message``)."""
+    return batch.deliver_message_batch(message_ids=message_ids)
 
 
 @shared_task(name="integrations.tasks.deliver_call", **_DELIVERY_TASK_OPTIONS)

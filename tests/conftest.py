@@ -10,7 +10,15 @@ from providers.registry import reset_registry
 
 @pytest.fixture(autouse=True)
 def _clean_state(settings):
-    """Each test starts with an empty route cache, sandbox outbox and a fresh registry."""
+    """Each test starts with an empty route cache, sandbox outbox and a fresh registry.
+
+    Tests change integration rows behind the services' backs (``.update(...)``), which no route
+    version sees: in process, route rows are read on every delivery unless a test turns the
+    cache on (DELIVERY_ROUTE_ROWS_MAX_AGE)."""
+    from integrations.services.routing import forget_route_rows
+
+    settings.DELIVERY_ROUTE_ROWS_MAX_AGE = 0
+    forget_route_rows()
     cache.clear()
     sandbox.reset_outbox()
     reset_registry()

@@ -14,6 +14,7 @@ request.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Sequence
@@ -30,6 +31,11 @@ from integrations.services import metrics
 logger = logging.getLogger(__name__)
 
 _last_warning_at: dict[str, float] = {}
+
+# The route's integration rows, kept in process per (organization, channel) and route version:
+# (version, monotonic time loaded, rows). See route_integrations.
+_rows_lock = threading.Lock()
+_rows_by_route: dict[tuple[str, str], tuple[str, float, list[OrganizationIntegration]]] = {}
 
 
 @dataclass(frozen=True)
@@ -111,9 +117,35 @@ def invalidate_route(*, organization_id, channel: str) -> None:
 
 
 def route_integrations(*, organization, channel: str) -> list[OrganizationIntegration]:
-    """The route's integrations as rows, in route order, scoped to the organization."""
+    """The route's integrations as rows, in route order, scoped to the organization.
+
+    The rows are kept in process under the route version they were read at: any change made
+    through the services (a switch, a status or configuration change, a health failover) bumps
+    the version and so replaces them at once in every worker. What changes without a new version
+    (the circuit breaker's counters, written by every worker) is read again at least every
+    ``DELIVERY_ROUTE_ROWS_MAX_AGE`` seconds; 0 reads the rows on every call. Without a version
+    (Redis unreachable) nothing is kept.
+    """
     route = resolve(organization_id=organization.pk, channel=channel)
-    return integrations_in_order(organization=organization, ids=route.integration_ids)
+    max_age = settings.DELIVERY_ROUTE_ROWS_MAX_AGE
+    if route.version is None or max_age <= 0:
+        return integrations_in_order(organization=organization, ids=route.integration_ids)
+    key = (str(organization.pk), channel)
+    now = time.monotonic()
+    with _rows_lock:
+        kept = _rows_by_route.get(key)
+    if kept is not None and kept[0] == route.version and now - kept[1] < max_age:
+        return list(kept[2])
+    rows = integrations_in_order(organization=organization, ids=route.integration_ids)
+    with _rows_lock:
+        _rows_by_route[key] = (route.version, now, rows)
+    return list(rows)
+
+
+def forget_route_rows() -> None:
+    """Drop every route's rows kept in this process."""
+    with _rows_lock:
+        _rows_by_route.clear()
 
 
 def integrations_in_order(*, organization, ids: Sequence[UUID]) -> list[OrganizationIntegration]:
@@ -125,4 +157,6 @@ def integrations_in_order(*, organization, ids: Sequence[UUID]) -> list[Organiza
             pk__in=ids, status=OrganizationIntegration.Status.ACTIVE
         )
     }
+    for row in rows.values():
+        row.organization = organization  # no lazy query per row (and per thread) later
     return [rows[i] for i in ids if i in rows]

@@ -2,9 +2,9 @@
 
 The flow (DESIGN.md, "The flow of one message"):
 
-1. **Claim** the row: ``SELECT … FOR UPDATE SKIP LOCKED`` where it is ``queued`` (or ``sending``
-   with an expired lease), move it to ``sending`` with a lease of ``DELIVERY_LEASE_SECONDS``,
-   commit. A row another worker holds, or one already sent, is left alone: duplicate task
+1. **Claim** the row (``claim.claim_rows``, one statement on PostgreSQL; ``batch`` claims many
+   at once): where it is ``queued`` (or ``sending`` with an expired lease), move it to ``sending``
+   with a lease of ``DELIVERY_LEASE_SECONDS``, commit. A row another worker holds, or one already sent, is left alone: duplicate task
    messages (redelivery after a lost worker, a sweep) cost a query and send nothing.
 2. **Route at send time**: ``policies.selection.route_for_delivery`` — primary first, then
    active fallbacks by priority, reordered by the channel's routing policy (weights, tag rules).
@@ -52,13 +52,12 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from audit import context
 from integrations.models import Channel, OrganizationIntegration
 from integrations.services.delivery import breaker
+from integrations.services.delivery.claim import claim_rows
 from integrations.services.delivery.records import (
     CALL,
     MESSAGE,
@@ -69,9 +68,9 @@ from integrations.services.delivery.records import (
     OUTCOME_SKIPPED,
     OUTCOME_UNAVAILABLE,
     Kind,
+    SentRecord,
     attempt_entry,
     elapsed_ms,
-    lease_duration,
     record_deferred,
     record_failed,
     record_sent,
@@ -104,28 +103,8 @@ class DeliveryOutcome:
     object_id: str
     integration_id: str | None = None
     detail: str = ""
-
-
-# --------------------------------------------------------------------------- claiming
-
-
-def _claim(kind: Kind, object_id: Any, now: datetime) -> tuple[Any, bool]:
-    """Take the row for this worker. Returns (row or None, in_doubt)."""
-    with transaction.atomic():
-        row = (
-            kind.model.objects.select_for_update(skip_locked=True, of=("self",))
-            .select_related("organization")
-            .filter(pk=object_id)
-            .filter(Q(status=kind.queued) | Q(status=kind.sending, lease_expires_at__lt=now))
-            .first()
-        )
-        if row is None:
-            return None, False
-        in_doubt = row.status == kind.sending
-        row.status = kind.sending
-        row.lease_expires_at = now + lease_duration()
-        row.save(update_fields=["status", "lease_expires_at", "updated_at"])
-    return row, in_doubt
+    # A send whose ``sent`` is written later, with others of its batch, in one statement.
+    unrecorded: SentRecord | None = None
 
 
 # --------------------------------------------------------------------------- provider calls
@@ -181,12 +160,12 @@ def _reconcile(kind: Kind, row: Any, *, attempts, round_number, claimed_lease) -
     return None
 
 
-def _deliver(kind: Kind, object_id: Any) -> DeliveryOutcome:
+def deliver_claimed(kind: Kind, row: Any, *, in_doubt: bool, claimed_lease: datetime,
+                    record_later: bool = False) -> DeliveryOutcome:
+    """Steps 2–4 for one claimed row (see the module docstring). With ``record_later`` a success
+    is returned as ``unrecorded`` for the caller to write with its batch (``records.record_sent_many``)
+    instead of being written here. Raises ``DeliveryDeferred`` after recording a deferral."""
     now = timezone.now()
-    row, in_doubt = _claim(kind, object_id, now)
-    if row is None:
-        return DeliveryOutcome(NOT_CLAIMED, str(object_id))
-    claimed_lease = row.lease_expires_at
     context.set_scope(organization_id=row.organization_id)
     attempts: list[dict] = list(row.attempts or [])
     round_number = row.retry_count + 1
@@ -263,13 +242,19 @@ def _deliver(kind: Kind, object_id: Any) -> DeliveryOutcome:
                                           started=started, latency_ms=result_latency(result)))
         except Exception:
             logger.exception("Could not describe the send of %s through %s", row.pk, integration.pk)
-        record_sent(kind, row, integration=integration, provider_id=provider_id, result=result,
-                     attempts=attempts, claimed_lease=claimed_lease)
+        unrecorded = None
+        if record_later:
+            # Written by the batch right after (``records.record_sent_many``), as defensively.
+            unrecorded = SentRecord(row=row, integration=integration, provider_id=provider_id, result=result,
+                                    attempts=attempts)
+        else:
+            record_sent(kind, row, integration=integration, provider_id=provider_id, result=result,
+                        attempts=attempts, claimed_lease=claimed_lease)
         try:
             breaker.record_success(integration=integration)
         except Exception:
             logger.exception("Could not close the breaker of %s after a send", integration.pk)
-        return DeliveryOutcome(DELIVERED, str(row.pk), str(integration.pk))
+        return DeliveryOutcome(DELIVERED, str(row.pk), str(integration.pk), unrecorded=unrecorded)
 
     reason = "; ".join(retryable_reasons + final_reasons) or "no integration could send it"
     if retryable_reasons and row.retry_count < settings.DELIVERY_MAX_RETRIES:
@@ -282,12 +267,20 @@ def _deliver(kind: Kind, object_id: Any) -> DeliveryOutcome:
     return DeliveryOutcome(FAILED, str(row.pk), None, reason)
 
 
+def _deliver_one(kind: Kind, object_id: Any) -> DeliveryOutcome:
+    claimed, lease = claim_rows(kind, [object_id], timezone.now())
+    if not claimed:
+        return DeliveryOutcome(NOT_CLAIMED, str(object_id))
+    row, in_doubt = claimed[0]
+    return deliver_claimed(kind, row, in_doubt=in_doubt, claimed_lease=lease)
+
+
 def deliver_message(*, message_id: Any) -> DeliveryOutcome:
     """Deliver one queued message (see the module docstring). Raises ``DeliveryDeferred`` when
     it should be retried later."""
-    return _deliver(MESSAGE, message_id)
+    return _deliver_one(MESSAGE, message_id)
 
 
 def deliver_call(*, call_id: Any) -> DeliveryOutcome:
     """Place one queued call; same rules as ``deliver_message``."""
-    return _deliver(CALL, call_id)
+    return _deliver_one(CALL, call_id)

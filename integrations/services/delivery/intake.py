@@ -18,6 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
@@ -29,6 +30,7 @@ from providers.values import Attachment, normalize_phone
 
 DELIVER_MESSAGE_TASK = "integrations.tasks.deliver_message"
 DELIVER_CALL_TASK = "integrations.tasks.deliver_call"
+DELIVER_MESSAGE_BATCH_TASK = "integrations.tasks.deliver_message_batch"
 
 MAX_IDEMPOTENCY_KEY_LENGTH = 255
 MAX_REFERENCE_LENGTH = 255
@@ -294,7 +296,7 @@ def send_messages(*, organization: Organization, items: Sequence[Mapping[str, An
                         by_key[row.idempotency_key] = row
                 else:
                     results[index] = BatchItemResult(message=by_key[row.idempotency_key], created=False)
-            _schedule_messages([row.pk for _, row in new_rows if row.pk in stored])
+            schedule_messages([row.pk for _, row in new_rows if row.pk in stored])
             queue_depth.added(organization=organization, count=len(stored))
         for index, key in repeats:
             results[index] = BatchItemResult(message=by_key[key], created=False)
@@ -308,6 +310,10 @@ def _stored_by_key(organization: Organization, keys: Iterable[str]) -> dict[str,
     return {row.idempotency_key: row for row in Message.objects.for_org(organization).filter(idempotency_key__in=keys)}
 
 
-def _schedule_messages(ids: Sequence[Any]) -> None:
-    for message_id in ids:
-        enqueue_on_commit(DELIVER_MESSAGE_TASK, str(message_id))
+def schedule_messages(ids: Sequence[Any]) -> None:
+    """Queue delivery of many messages: one batch task per ``DELIVERY_BATCH_SIZE`` ids, when the
+    transaction commits."""
+    size = max(int(settings.DELIVERY_BATCH_SIZE), 1)
+    ids = [str(message_id) for message_id in ids]
+    for start in range(0, len(ids), size):
+        enqueue_on_commit(DELIVER_MESSAGE_BATCH_TASK, ids[start:start + size])

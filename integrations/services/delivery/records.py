@@ -126,13 +126,9 @@ def elapsed_ms(started: datetime) -> int:
     return max(int((timezone.now() - started).total_seconds() * 1000), 0)
 
 
-def record_sent(kind: Kind, row: Any, *, integration, provider_id: str, result, attempts, claimed_lease) -> bool:
-    """Record that a provider accepted the row. Runs right after the provider call, before
-    anything else that could raise: the outcome (``sent``, the integration, the provider's id)
-    is what keeps the row from being sent again, so the details (cost, latency, attempts) are
-    computed defensively, and when writing them fails the outcome is written alone."""
-    now = timezone.now()
-    outcome = {
+def _sent_outcome(kind: Kind, *, integration, provider_id: str, now: datetime) -> dict[str, Any]:
+    """What keeps a row from being sent again: ``sent``, the integration, the provider's id."""
+    return {
         "status": kind.sent,
         "integration": integration,
         "provider_name": inbound.clean_text(integration.provider_name, 64),
@@ -143,14 +139,27 @@ def record_sent(kind: Kind, row: Any, *, integration, provider_id: str, result, 
         kind.sent_at_field: now,
         "updated_at": now,
     }
+
+
+def _sent_details(kind: Kind, row: Any, *, integration, result, attempts) -> dict[str, Any]:
     cost, currency, cost_source = cost_of(kind, integration, row, result)
-    details = {
+    return {
         "cost": cost,
         "currency": currency,
         "cost_source": cost_source,
         "latency_ms": result_latency(result),
         "attempts": attempts,
     }
+
+
+def record_sent(kind: Kind, row: Any, *, integration, provider_id: str, result, attempts, claimed_lease) -> bool:
+    """Record that a provider accepted the row. Runs right after the provider call, before
+    anything else that could raise: the outcome (``sent``, the integration, the provider's id)
+    is what keeps the row from being sent again, so the details (cost, latency, attempts) are
+    computed defensively, and when writing them fails the outcome is written alone."""
+    now = timezone.now()
+    outcome = _sent_outcome(kind, integration=integration, provider_id=provider_id, now=now)
+    details = _sent_details(kind, row, integration=integration, result=result, attempts=attempts)
     # Our lease is the claim token: if it expired and another worker took the row, we do not
     # overwrite what that worker records.
     claimed = kind.model.objects.filter(pk=row.pk, status=kind.sending, lease_expires_at=claimed_lease)
@@ -171,6 +180,70 @@ def record_sent(kind: Kind, row: Any, *, integration, provider_id: str, result, 
             kind.model.__name__, row.pk, integration.provider_name, provider_id,
         )
     return bool(updated)
+
+
+@dataclass(frozen=True)
+class SentRecord:
+    """A provider's acceptance not yet written on its row (``record_sent_many``)."""
+
+    row: Any
+    integration: OrganizationIntegration
+    provider_id: str
+    result: Any
+    attempts: list
+
+
+def _bulk_sent(kind: Kind, records: list[SentRecord], claimed_lease, *, now, with_details: bool) -> int:
+    objects, names = [], None
+    for record in records:
+        fields = _sent_outcome(kind, integration=record.integration, provider_id=record.provider_id, now=now)
+        if with_details:
+            fields.update(_sent_details(kind, record.row, integration=record.integration, result=record.result,
+                                        attempts=record.attempts))
+        else:
+            fields["cost_source"] = COST_UNPRICED
+        obj = kind.model(pk=record.row.pk)
+        for name, value in fields.items():
+            setattr(obj, name, value)
+        objects.append(obj)
+        names = names or list(fields)
+    # One UPDATE (a CASE per column) over rows still ``sending`` under this batch's lease.
+    claimed = kind.model.objects.filter(status=kind.sending, lease_expires_at=claimed_lease)
+    return claimed.bulk_update(objects, names)
+
+
+def record_sent_many(kind: Kind, records: list[SentRecord], *, claimed_lease) -> int:
+    """``record_sent`` for many rows claimed with one lease, in one statement: only rows still
+    ``sending`` under that lease are written, and when the details cannot be written the outcome
+    is written alone. Returns how many rows were written."""
+    if not records:
+        return 0
+    now = timezone.now()
+    try:
+        with transaction.atomic():  # a savepoint: a refused detail must not spoil the outcome
+            updated = _bulk_sent(kind, records, claimed_lease, now=now, with_details=True)
+    except Exception:
+        logger.exception("Could not store the details of %s sent %s; storing the outcomes alone",
+                         len(records), kind.model._meta.verbose_name_plural)
+        updated = _bulk_sent(kind, records, claimed_lease, now=now, with_details=False)
+    lost: set = set()
+    if updated != len(records):
+        ids = [record.row.pk for record in records]
+        lost = set(kind.model.objects.filter(pk__in=ids).exclude(status=kind.sent, **{kind.sent_at_field: now})
+                   .values_list("pk", flat=True))
+        for record in records:
+            if record.row.pk in lost:
+                logger.error(
+                    "Lease on %s %s was lost while sending through %s (provider id %s); the row was not updated.",
+                    kind.model.__name__, record.row.pk, record.integration.provider_name, record.provider_id,
+                )
+    for record in records:
+        try:
+            metrics.delivery_recorded(kind=kind.model._meta.model_name, row=record.row, outcome="sent",
+                                      attempts=record.attempts, written=record.row.pk not in lost)
+        except Exception:
+            logger.exception("Could not count the delivery of %s %s", kind.model.__name__, record.row.pk)
+    return updated
 
 
 def record_failed(kind: Kind, row: Any, *, attempts, reason: str, code: str, claimed_lease, notify: bool = True) -> None:

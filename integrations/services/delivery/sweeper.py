@@ -8,7 +8,7 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
-from integrations.services.delivery.intake import DELIVER_CALL_TASK, DELIVER_MESSAGE_TASK
+from integrations.services.delivery.intake import DELIVER_CALL_TASK, schedule_messages
 from integrations.services.delivery.records import CALL, MESSAGE, Kind
 from integrations.services.queue import enqueue_on_commit
 
@@ -32,12 +32,15 @@ def sweep_stalled(*, now: datetime | None = None, requeue_after: timedelta | Non
     now = now or timezone.now()
     requeue_after = requeue_after or timedelta(seconds=settings.DELIVERY_REQUEUE_AFTER)
     counts = {}
-    for kind, task_name in ((MESSAGE, DELIVER_MESSAGE_TASK), (CALL, DELIVER_CALL_TASK)):
+    for kind in (MESSAGE, CALL):
         ids = list(_stalled(kind, now, requeue_after).order_by("created_at").values_list("pk", flat=True)[:limit])
-        for object_id in ids:
-            # Only queued rows get a new horizon; a sending row keeps its expired lease, which
-            # is what lets the next claim take it (as in doubt).
-            kind.model.objects.filter(pk=object_id, status=kind.queued).update(lease_expires_at=now + requeue_after)
-            enqueue_on_commit(task_name, str(object_id))
+        # Only queued rows get a new horizon; a sending row keeps its expired lease, which is
+        # what lets the next claim take it (as in doubt).
+        kind.model.objects.filter(pk__in=ids, status=kind.queued).update(lease_expires_at=now + requeue_after)
+        if kind is MESSAGE:
+            schedule_messages(ids)  # batch tasks
+        else:
+            for object_id in ids:
+                enqueue_on_commit(DELIVER_CALL_TASK, str(object_id))
         counts[kind.model.__name__.lower()] = len(ids)
     return counts

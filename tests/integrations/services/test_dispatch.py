@@ -227,7 +227,8 @@ def test_the_sweeper_requeues_expired_leases_and_forgotten_rows_once(
     from celery import current_app
 
     published = []
-    monkeypatch.setattr(current_app, "send_task", lambda name, args=None, kwargs=None, **kw: published.append(args[0]))
+    # Messages are queued again in batch tasks: one task carries a list of ids.
+    monkeypatch.setattr(current_app, "send_task", lambda name, args=None, kwargs=None, **kw: published.extend(args[0]))
     now = timezone.now()
     expired = queued_message(organization, status=Message.Status.SENDING, lease_expires_at=now - timedelta(seconds=5))
     forgotten = queued_message(organization, created_at=now - timedelta(hours=1))
