@@ -146,3 +146,26 @@ def test_the_provider_detail_page_is_portuguese(portuguese_admin, organization):
     status = portuguese_admin.get(reverse("provider_admin:status")).json()
     (row,) = status["integrations"]
     assert row["status"]["label"] == "Ativa" and row["health_text"].startswith("Saudável · verificada há")
+
+
+@pytest.mark.django_db
+def test_the_whatsapp_web_pairing_panel_and_its_states_are_portuguese(portuguese_admin, organization):
+    from tests.providers.loopback import LoopbackServer, Reply
+
+    key = "waha-I18N-key-123456"
+    with LoopbackServer(authorize=lambda r: r.header("X-Api-Key") == key) as bridge:
+        bridge.route("GET", "/api/sessions/default", Reply(json={"name": "default", "status": "SCAN_QR_CODE"}))
+        bridge.route("GET", "/api/default/auth/qr", Reply(json={"mimetype": "image/png", "data": "iVBORw0KGgo="}))
+        integration = make_integration(organization=organization, provider_name="whatsapp_web",
+                                       config={"base_url": bridge.url}, credentials={"api_key": key})
+        html = portuguese_admin.get(reverse("provider_admin:integration", args=[integration.pk])).content.decode()
+        assert_portuguese(html, shows=["Parear a ponte do WhatsApp Web", "Consultando a ponte sobre o estado da sessão…",
+                                       "QR code para escanear com o WhatsApp", "Iniciar sessão"],
+                          sources=("templates/integrations/_pairing_qr.html",))
+        assert 'data-unreachable="Não foi possível falar com o Switchboard; tentando de novo."' in html
+
+        pairing = reverse("integration_pairing", kwargs={"integration_id": integration.pk})
+        state = portuguese_admin.get(pairing).json()
+        assert state["detail"] == "Abra o WhatsApp no celular, vá em Aparelhos conectados e escaneie este código."
+        bridge.route("GET", "/api/sessions/default", Reply(json={"name": "default", "status": "STOPPED"}))
+        assert portuguese_admin.get(pairing).json()["detail"] == "A sessão da ponte está em STOPPED."

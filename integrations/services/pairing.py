@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import gettext as _
+
 from audit import services as audit
 from audit.models import AuditEvent
 from integrations.errors import OperationRefused
@@ -17,7 +19,10 @@ def integration_pairing_state(*, integration: OrganizationIntegration) -> dict[s
     adapter = integration.adapter()
     pairing_state = getattr(adapter, "pairing_state", None)
     if pairing_state is None:
-        raise OperationRefused(f"{integration.provider_class().display_name} has no QR pairing.", code="not_supported")
+        raise OperationRefused(
+            _("%(provider)s has no QR pairing.") % {"provider": integration.provider_class().display_name},
+            code="not_supported",
+        )
     try:
         state = pairing_state()
     except ProviderError as exc:
@@ -30,10 +35,17 @@ def integration_pairing_state(*, integration: OrganizationIntegration) -> dict[s
         }
     qr = f"data:{state.qr_mimetype};base64,{state.qr_base64}" if state.qr_base64 else None
     detail = {
-        "scan_qr_code": "Open WhatsApp on the phone, Linked devices, and scan this code.",
-        "working": "Paired: the session is working.",
-        "starting": "The bridge is starting the session.",
-    }.get(state.status, f"The bridge session is {state.bridge_status or 'in an unknown state'}.")
+        "scan_qr_code": _("Open WhatsApp on the phone, Linked devices, and scan this code."),
+        "working": _("Paired: the session is working."),
+        "starting": _("The bridge is starting the session."),
+    }.get(state.status)
+    if detail is None:
+        # The bridge's own status word (WAHA's STOPPED, FAILED…) is a technical id: shown as is.
+        detail = (
+            _("The bridge session is %(status)s.") % {"status": state.bridge_status}
+            if state.bridge_status
+            else _("The bridge session is in an unknown state.")
+        )
     return {"status": state.status, "bridge_status": state.bridge_status, "paired": state.paired, "qr": qr, "detail": detail}
 
 
@@ -45,7 +57,10 @@ def integration_session_start(*, integration: OrganizationIntegration, actor: An
     """
     adapter = integration.adapter()
     if getattr(adapter, "pairing_state", None) is None:
-        raise OperationRefused(f"{integration.provider_class().display_name} has no session to start.", code="not_supported")
+        raise OperationRefused(
+            _("%(provider)s has no session to start.") % {"provider": integration.provider_class().display_name},
+            code="not_supported",
+        )
     try:
         adapter.setup()
     except ProviderError as exc:
@@ -54,7 +69,9 @@ def integration_session_start(*, integration: OrganizationIntegration, actor: An
             action="integration.session_started", actor=actor, organization=integration.organization,
             target=integration, outcome=AuditEvent.Outcome.FAILURE, reason=reason,
         )
-        raise OperationRefused(f"The bridge did not start the session: {reason}", code="provider_error") from None
+        raise OperationRefused(
+            _("The bridge did not start the session: %(reason)s") % {"reason": reason}, code="provider_error"
+        ) from None
     audit.record(
         action="integration.session_started", actor=actor, organization=integration.organization, target=integration,
         after={"session": adapter.setting("session", "default"), "webhook_url": integration.webhook_url},
