@@ -132,8 +132,9 @@ LOGIN_URL = "admin:login"
 WHITENOISE_USE_FINDERS = DEBUG or env.bool("WHITENOISE_USE_FINDERS", default=False)
 
 # ----- security headers that matter once DEBUG is off
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env.bool("TRUST_PROXY", default=False) else None
-USE_X_FORWARDED_HOST = env.bool("TRUST_PROXY", default=False)
+TRUST_PROXY = env.bool("TRUST_PROXY", default=False)
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if TRUST_PROXY else None
+USE_X_FORWARDED_HOST = TRUST_PROXY
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
 CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
 
@@ -181,9 +182,15 @@ REST_FRAMEWORK = {
         "user_write": env.str("API_USER_WRITE_RATE", default="120/min"),
         "org_write": env.str("API_ORG_WRITE_RATE", default="600/min"),
         "auth_token": env.str("API_TOKEN_RATE", default="20/min"),
+        # Token requests naming one username, from any address (password guessing spread out).
+        "auth_token_username": env.str("API_TOKEN_USERNAME_RATE", default="10/min"),
         # Message and call sends (one request, single or batch, counts once) per organization.
         "message_send": env.str("API_MESSAGE_SEND_RATE", default="100/s"),
     },
+    # The client address of throttles is REMOTE_ADDR; behind the one trusted proxy
+    # (TRUST_PROXY), the address that proxy appended to X-Forwarded-For. A client's own
+    # X-Forwarded-For is never believed.
+    "NUM_PROXIES": 1 if TRUST_PROXY else 0,
     "EXCEPTION_HANDLER": "integrations.api.errors.api_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "integrations.api.schema.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],

@@ -10,7 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from integrations.api import serializers as s
-from integrations.api.throttling import TokenRequestThrottle
+from integrations.api.throttling import TokenRequestThrottle, TokenUsernameThrottle
 
 
 class TokenView(APIView):
@@ -18,7 +18,7 @@ class TokenView(APIView):
 
     authentication_classes = []
     permission_classes = [AllowAny]
-    throttle_classes = [TokenRequestThrottle]
+    throttle_classes = [TokenRequestThrottle, TokenUsernameThrottle]
 
     @extend_schema(request=s.TokenRequestSerializer, responses={200: s.TokenSerializer}, auth=[], tags=["auth"])
     def post(self, request):

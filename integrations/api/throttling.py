@@ -6,6 +6,7 @@ settings change (or a test's override) takes effect without a restart.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 
@@ -64,12 +65,31 @@ class OrganizationWriteThrottle(_WriteThrottle):
 
 
 class TokenRequestThrottle(_WriteThrottle):
-    """Password guessing through the token endpoint, per client address."""
+    """Password guessing through the token endpoint, per client address: ``REMOTE_ADDR``, or
+    with ``TRUST_PROXY`` the address the trusted proxy saw (``NUM_PROXIES``), never an
+    ``X-Forwarded-For`` the client wrote itself."""
 
     scope = "auth_token"
 
     def get_cache_key(self, request, view):
         return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+
+class TokenUsernameThrottle(_WriteThrottle):
+    """Password guessing through the token endpoint, per username, whatever the address: a
+    guesser with many addresses is still held to the rate for one account."""
+
+    scope = "auth_token_username"
+
+    def get_cache_key(self, request, view):
+        try:
+            username = request.data.get("username") if hasattr(request.data, "get") else None
+        except Exception:  # a body that does not parse is refused by the view, not counted here
+            return None
+        if not isinstance(username, str) or not username.strip():
+            return None
+        digest = hashlib.sha256(username.strip().casefold().encode("utf-8", "replace")).hexdigest()[:32]
+        return self.cache_format % {"scope": self.scope, "ident": digest}
 
 
 class MessageSendThrottle(_WriteThrottle):
