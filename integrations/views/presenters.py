@@ -8,6 +8,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from integrations.models import OrganizationIntegration, ProviderMigration
+from integrations.reports.wording import STABILITY_WORDS, feature_list, provider_differences
 from integrations.services.costs.comparison import last_month_costs
 from integrations.services.costs.options import price_label as costs_price_label
 from integrations.services.costs.options import price_model_for
@@ -187,18 +188,7 @@ def provider_options(channel: str, current: OrganizationIntegration | None, orga
     )
     options = []
     for provider_class in providers:
-        differences = []
-        if current_class is not None:
-            if provider_class.official != current_class.official:
-                differences.append("official" if provider_class.official else "unofficial")
-            if provider_class.stability != current_class.stability:
-                differences.append(f"stability {provider_class.stability} (now {current_class.stability})")
-            gained = sorted(set(provider_class.features) - set(current_class.features))
-            lost = sorted(set(current_class.features) - set(provider_class.features))
-            if gained:
-                differences.append("adds " + ", ".join(gained))
-            if lost:
-                differences.append("lacks " + ", ".join(lost))
+        differences = provider_differences(provider_class, current_class)
         options.append(
             {
                 "name": provider_class.name,
@@ -206,7 +196,9 @@ def provider_options(channel: str, current: OrganizationIntegration | None, orga
                 "description": provider_class.description,
                 "official": provider_class.official,
                 "stability": str(provider_class.stability),
+                "stability_label": str(STABILITY_WORDS.get(str(provider_class.stability), provider_class.stability)),
                 "features": sorted(provider_class.features),
+                "features_text": feature_list(set(provider_class.features)),
                 "price": price_label(provider_class, priced_as(provider_class)),
                 "last_month_cost": last_month["costs"][provider_class.name] if last_month else None,
                 "differences": differences,

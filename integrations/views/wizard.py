@@ -18,6 +18,7 @@ from django.views.decorators.http import require_GET, require_POST
 from integrations.errors import ServiceError
 from integrations.forms import ProviderSettingsForm
 from integrations.models import Channel, Organization, ProviderMigration
+from integrations.reports.wording import audit_change, audit_raw, failed_test
 from integrations.selectors.integrations import channel_integrations, primary_integration
 from integrations.selectors.migrations import migration_audit_events, open_migration
 from integrations.services.migration import execution, wizard
@@ -101,6 +102,8 @@ def _render(request, organization: Organization, channel: str, migration, *, con
         context["target_card"] = card(migration.target) if migration.target else None
         # A test result belongs to the integration it tested; another target starts untested.
         context["last_test"] = last_test_of(migration, migration.target_id)
+        if context["last_test"] and context["last_test"]["outcome"] == "failed":
+            context["test_problem"] = failed_test(migration.target, context["last_test"]["detail"])
     return render(request, "admin/providers/wizard.html", context)
 
 
@@ -245,7 +248,7 @@ def migration_detail(request: HttpRequest, organization_slug: str, channel: str,
             "current_card": card(current) if current else None,
             "rollback_available": execution.rollback_available(migration),
             "rollback_url": reverse("provider_admin:migration_rollback", args=[organization.slug, channel, migration.pk]),
-            "audit_events": migration_audit_events(migration=migration),
+            "audit_events": _audit_rows(migration),
             "status_url": reverse("provider_admin:migration_status", args=[organization.slug, channel, migration.pk]),
             "target_detail_url": reverse("provider_admin:integration", args=[migration.target_id])
             if migration.target_id
@@ -253,6 +256,15 @@ def migration_detail(request: HttpRequest, organization_slug: str, channel: str,
         }
     )
     return render(request, "admin/providers/migration.html", context)
+
+
+def _audit_rows(migration) -> list[dict]:
+    """The migration's audit trail with each change in words (ids behind "Show ids")."""
+    names = {str(row.pk): row.display_name for row in (migration.source, migration.target) if row is not None}
+    return [
+        {"event": event, "change": audit_change(event.before, event.after, names=names), "raw": audit_raw(event)}
+        for event in migration_audit_events(migration=migration)
+    ]
 
 
 @management_required
