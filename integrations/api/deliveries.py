@@ -87,6 +87,7 @@ class MessageViewSet(_DeliveryViewSet):
                 idempotency_key=request.headers.get(IDEMPOTENCY_HEADER) or None,
                 tags=data["tags"],
                 actor=request.user,
+                template=dict(data["template"]) if data["template"] else None,
             )
         except QueueFull as exc:
             raise _queue_full(exc) from None

@@ -163,6 +163,15 @@ class AttachmentSerializer(serializers.Serializer):
     filename = serializers.CharField(required=False, allow_blank=True, max_length=255)
 
 
+class TemplateSendSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=512)
+    language = serializers.CharField(max_length=16)
+    variables = serializers.DictField(
+        child=serializers.CharField(max_length=1024, allow_blank=True), required=False, default=dict,
+        help_text='Placeholder name → value, e.g. {"1": "Ana"}.',
+    )
+
+
 class MessageCreateSerializer(serializers.Serializer):
     channel = serializers.ChoiceField(choices=Channel.choices, default=Channel.WHATSAPP)
     to = serializers.CharField(max_length=64)
@@ -172,6 +181,10 @@ class MessageCreateSerializer(serializers.Serializer):
     tags = serializers.ListField(
         child=serializers.CharField(max_length=64), required=False, default=list, max_length=20,
         help_text=gettext_lazy("Words the channel's routing-policy rules match, e.g. internal."),
+    )
+    template = TemplateSendSerializer(
+        required=False, default=None, allow_null=True,
+        help_text="Send one of the organization's templates (/api/v1/templates/) instead of a body.",
     )
 
 
@@ -206,7 +219,7 @@ class MessageSerializer(serializers.ModelSerializer):
         model = Message
         fields = [
             "id", "direction", "channel", "status", "to", "from_number", "body", "attachments",
-            "reference", "tags", "integration", "provider_name", "provider_message_id", "cost", "currency",
+            "template", "template_variables", "category", "reference", "tags", "integration", "provider_name", "provider_message_id", "cost", "currency",
             "cost_source", "latency_ms", "attempts", "retry_count", "error", "error_code",
             "created_at", "updated_at", "sent_at", "delivered_at", "read_at", "failed_at",
         ]

@@ -5,7 +5,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
-from integrations.api import analytics, audit, auth, deliveries, frontend, integrations, policies
+from integrations.api import analytics, audit, auth, deliveries, frontend, integrations, policies, templates
 
 app_name = "api"
 
@@ -15,6 +15,7 @@ router.register("integrations", integrations.IntegrationViewSet, basename="integ
 router.register("channels", integrations.ChannelViewSet, basename="channel")
 router.register("messages", deliveries.MessageViewSet, basename="message")
 router.register("calls", deliveries.CallViewSet, basename="call")
+router.register("templates", templates.TemplateViewSet, basename="template")
 router.register("audit-events", audit.AuditEventViewSet, basename="audit-event")
 
 analytics_patterns = [

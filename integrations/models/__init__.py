@@ -15,6 +15,7 @@ from integrations.models.integrations import (
 from integrations.models.organizations import Channel, Membership, Organization, OrgScopedQuerySet
 from integrations.models.policies import ChannelPolicy
 from integrations.models.provider_migrations import ProviderMigration
+from integrations.models.templates import MessageTemplate, TemplateMapping
 
 __all__ = [
     "Call",
@@ -25,9 +26,11 @@ __all__ = [
     "IntegrationQuerySet",
     "Membership",
     "Message",
+    "MessageTemplate",
     "OrgScopedQuerySet",
     "Organization",
     "OrganizationIntegration",
     "ProviderMigration",
+    "TemplateMapping",
     "generate_webhook_secret",
 ]

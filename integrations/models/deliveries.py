@@ -75,6 +75,13 @@ class Message(Delivery):
     category = models.CharField(max_length=32, blank=True, help_text="Pricing category, when templated.")
     # Routing-policy rules match these (e.g. "internal"); see docs/POLICIES.md.
     tags = models.JSONField(default=list, blank=True)
+    # A template send: the template (its category is copied to ``category``, its rendered text
+    # to ``body``) and its values. ``template_variables`` is NULL for every other message, so a
+    # template deleted before the send (``template`` NULL) is still known to be a template send.
+    template = models.ForeignKey(
+        "integrations.MessageTemplate", null=True, blank=True, on_delete=models.SET_NULL, related_name="messages"
+    )
+    template_variables = models.JSONField(null=True, blank=True, default=None)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     provider_message_id = models.CharField(max_length=255, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)

@@ -56,7 +56,7 @@ from django.utils import timezone
 
 from audit import context
 from integrations.models import Channel, OrganizationIntegration
-from integrations.services.delivery import breaker
+from integrations.services.delivery import breaker, content
 from integrations.services.delivery.claim import claim_rows
 from integrations.services.delivery.records import (
     CALL,
@@ -77,6 +77,7 @@ from integrations.services.delivery.records import (
     result_latency,
 )
 from integrations.services.policies.selection import route_for_delivery
+from providers import events
 from providers.errors import (
     ProviderConfigurationError,
     ProviderError,
@@ -178,6 +179,11 @@ def deliver_claimed(kind: Kind, row: Any, *, in_doubt: bool, claimed_lease: date
     channel = Channel.VOIP if kind is CALL else row.channel
     routed_at = timezone.now()
     route = route_for_delivery(organization=row.organization, channel=channel, contact=row.to, tags=getattr(row, "tags", ()))
+    plan = content.send_plan(row) if kind is MESSAGE else None
+    route, unavailable = content.route_for(plan, route)
+    if unavailable:
+        return _template_unavailable(kind, row, unavailable, attempts=attempts, routed_at=routed_at,
+                                     round_number=round_number, claimed_lease=claimed_lease)
     outbound = _outbound(kind, row)
     retryable_reasons: list[str] = []
     final_reasons: list[str] = []
@@ -197,7 +203,7 @@ def deliver_claimed(kind: Kind, row: Any, *, in_doubt: bool, claimed_lease: date
             last_code = last_code or OUTCOME_SKIPPED
             continue
         try:
-            provider_id, result = _send(kind, integration, outbound)
+            provider_id, result = _send(kind, integration, content.outbound_for(plan, outbound, integration))
         except ProviderUnavailable as exc:
             attempts.append(attempt_entry(integration, OUTCOME_UNAVAILABLE, routed_at=routed_at, round_number=round_number, started=started,
                                      latency_ms=elapsed_ms(started), error=exc))
@@ -273,6 +279,16 @@ def _deliver_one(kind: Kind, object_id: Any) -> DeliveryOutcome:
         return DeliveryOutcome(NOT_CLAIMED, str(object_id))
     row, in_doubt = claimed[0]
     return deliver_claimed(kind, row, in_doubt=in_doubt, claimed_lease=lease)
+
+
+def _template_unavailable(kind: Kind, row: Any, reason: str, *, attempts, routed_at, round_number, claimed_lease) -> DeliveryOutcome:
+    """No integration of the route can carry the message's template: failed now (no retry
+    would map it), and the organization is told."""
+    attempts.append(attempt_entry(None, OUTCOME_REJECTED, routed_at=routed_at, round_number=round_number,
+                                  started=routed_at, error=reason))
+    record_failed(kind, row, attempts=attempts, reason=reason, code=events.ERROR_TEMPLATE_UNAVAILABLE,
+                  claimed_lease=claimed_lease)
+    return DeliveryOutcome(FAILED, str(row.pk), None, reason)
 
 
 def deliver_message(*, message_id: Any) -> DeliveryOutcome:

@@ -21,12 +21,13 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
 
 from integrations.models import Call, Channel, Message, Organization
-from integrations.services.delivery import queue_depth
+from integrations.services.delivery import content, queue_depth
 from integrations.services.policies.channel_policy import clean_tags
 from integrations.services.queue import enqueue_on_commit
-from providers.values import Attachment, normalize_phone
+from providers.values import Attachment, normalize_phone, render
 
 DELIVER_MESSAGE_TASK = "integrations.tasks.deliver_message"
 DELIVER_CALL_TASK = "integrations.tasks.deliver_call"
@@ -92,9 +93,11 @@ def _user_or_none(actor: Any):
 
 
 def _clean_message(*, channel: str, to: str, body: str, attachments: Iterable[Any],
-                   reference: str | None, idempotency_key: str | None, tags: Any = ()) -> dict[str, Any]:
+                   reference: str | None, idempotency_key: str | None, tags: Any = (),
+                   organization: Organization | None = None, template: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The fields of an outbound message as stored, or ``ValidationError`` (field → messages).
-    One validation for a single send and for every item of a batch."""
+    One validation for a single send and for every item of a batch. A ``template`` send
+    (``_template_fields``) needs the ``organization`` whose template it is."""
     errors: dict[str, list[str]] = {}
     if channel not in (Channel.WHATSAPP,):
         errors["channel"] = [f"Messages go over {Channel.WHATSAPP.value}; '{channel}' is not a messaging channel."]
@@ -109,7 +112,13 @@ def _clean_message(*, channel: str, to: str, body: str, attachments: Iterable[An
         errors.update(exc.message_dict)
         cleaned_attachments = []
     body = "" if body is None else str(body)
-    if not body.strip() and not cleaned_attachments and "attachments" not in errors:
+    business_fields: dict[str, Any] = {}
+    if template is not None:
+        try:
+            business_fields = _template_fields(organization, template, body=body, attachments=cleaned_attachments)
+        except ValidationError as exc:
+            errors.update(exc.message_dict)
+    elif not body.strip() and not cleaned_attachments and "attachments" not in errors:
         errors["body"] = ["A message needs a body or an attachment."]
     key = reference_value = None
     try:
@@ -133,7 +142,19 @@ def _clean_message(*, channel: str, to: str, body: str, attachments: Iterable[An
         "attachments": cleaned_attachments,
         "reference": reference_value,
         "tags": cleaned_tags,
+        **business_fields,
     }
+
+
+def _template_fields(organization: Organization, template: Mapping[str, Any], *, body: str,
+                     attachments: list) -> dict[str, Any]:
+    """A template send's row fields: the template, its variables, its category (which prices
+    the message) and its rendered text as the body (what history shows, and what bridges send)."""
+    if body.strip() or attachments:
+        raise ValidationError({"template": [_("Send a template or a body with attachments, not both.")]})
+    found, variables = content.clean_template(organization=organization, template=template)
+    return {"template": found, "template_variables": variables, "category": found.category,
+            "body": render(found.body, variables)}
 
 
 def send_message(
@@ -147,6 +168,7 @@ def send_message(
     idempotency_key: str | None = None,
     tags: Iterable[str] = (),
     actor: Any,
+    template: Mapping[str, Any] | None = None,
 ) -> tuple[Message, bool]:
     """Store an outbound message and schedule its delivery. Returns ``(message, created)``.
 
@@ -154,10 +176,13 @@ def send_message(
     stored message is returned as it is and nothing new is scheduled. ``tags`` are what the
     channel's routing-policy rules match (docs/POLICIES.md). Raises
     ``ValidationError`` (field → messages) for a bad channel, recipient or content, and
-    ``QueueFull`` when the organization's queue is at its depth limit.
+    ``QueueFull`` when the organization's queue is at its depth limit. ``template``
+    (``{"name", "language", "variables"}``) sends one of the organization's templates instead
+    of ``body`` (docs/MESSAGING.md).
     """
     fields = _clean_message(channel=channel, to=to, body=body, attachments=attachments,
-                            reference=reference, idempotency_key=idempotency_key, tags=tags)
+                            reference=reference, idempotency_key=idempotency_key, tags=tags,
+                            organization=organization, template=template)
     key = fields.pop("idempotency_key")
     return _store_and_schedule(
         Message, DELIVER_MESSAGE_TASK, organization=organization, key=key,
@@ -245,7 +270,7 @@ def send_messages(*, organization: Organization, items: Sequence[Mapping[str, An
     """Store many outbound messages in one transaction and schedule their delivery.
 
     Each item takes the keyword arguments of ``send_message`` (``channel``, ``to``, ``body``,
-    ``attachments``, ``reference``, ``idempotency_key``, ``tags``) and is validated exactly like it. An
+    ``attachments``, ``reference``, ``idempotency_key``, ``tags``, ``template``) and is validated exactly like it. An
     invalid item is answered with its errors and not written; the valid ones are stored. A key
     used before in this organization, or earlier in the same batch, returns the stored message
     (``created`` False) and schedules nothing. Raises ``QueueFull`` (nothing written) when the
@@ -259,6 +284,7 @@ def send_messages(*, organization: Organization, items: Sequence[Mapping[str, An
                 channel=item.get("channel", Channel.WHATSAPP), to=item.get("to"), body=item.get("body", ""),
                 attachments=item.get("attachments") or (), reference=item.get("reference"),
                 idempotency_key=item.get("idempotency_key"), tags=item.get("tags") or (),
+                organization=organization, template=item.get("template"),
             )))
         except ValidationError as exc:
             results[index] = BatchItemResult(errors=exc.message_dict)

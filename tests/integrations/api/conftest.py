@@ -14,7 +14,15 @@ import pytest
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from integrations.models import Call, Membership, Message, Organization, OrganizationIntegration
+from integrations.models import (
+    Call,
+    Membership,
+    Message,
+    MessageTemplate,
+    Organization,
+    OrganizationIntegration,
+)
+from integrations.services.templates import template_create, template_map
 from tests.factories import (
     SECRET_API_KEY,
     make_integration,
@@ -109,6 +117,7 @@ class Tenant:
     voip_primary: OrganizationIntegration
     message: Message
     call: Call
+    template: MessageTemplate | None = None
     users: dict = field(default_factory=dict)
 
     def user(self, role: str):
@@ -139,7 +148,10 @@ def build_tenant(name: str) -> Tenant:
     call = Call.objects.create(
         organization=organization, to="+14155550102", integration=voip, provider_name=voip.provider_name,
     )
-    tenant = Tenant(organization, admin, primary, fallback, voip, message, call)
+    template = template_create(organization=organization, actor=admin, name=f"{name}_update", language="en_US",
+                               category="utility", body="Hello {{1}}")
+    template_map(template=template, integration=primary, actor=admin)
+    tenant = Tenant(organization, admin, primary, fallback, voip, message, call, template)
     tenant.users[Membership.Role.ADMIN] = admin
     return tenant
 

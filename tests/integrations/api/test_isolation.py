@@ -20,7 +20,14 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from audit.models import AuditEvent
-from integrations.models import Call, Membership, Message, OrganizationIntegration
+from integrations.models import (
+    Call,
+    Membership,
+    Message,
+    MessageTemplate,
+    OrganizationIntegration,
+    TemplateMapping,
+)
 
 from .conftest import Tenant
 
@@ -141,6 +148,21 @@ CASES: dict[tuple[str, str], Case] = {
     # Cost analytics (integrations/api/analytics.py): read-only figures of the caller's organization.
     ("api:analytics:costs", "GET"): Case("scoped"),
     ("api:analytics:estimate", "POST"): Case("scoped", body=lambda b: {"channel": "whatsapp", "monthly_volume": "1000"}),
+    # Message templates (integrations/api/templates.py).
+    ("api:template-list", "GET"): Case("scoped"),
+    ("api:template-list", "POST"): Case(
+        "scoped", body=lambda b: {"name": "made_by_a", "language": "en", "category": "utility", "body": "Hi {{1}}"}
+    ),
+    ("api:template-detail", "GET"): Case("foreign", kwargs=lambda b: {"pk": b.template.pk}),
+    ("api:template-detail", "PATCH"): Case("foreign", kwargs=lambda b: {"pk": b.template.pk}, body=lambda b: {"body": "taken"}),
+    ("api:template-detail", "DELETE"): Case("foreign", kwargs=lambda b: {"pk": b.template.pk}),
+    ("api:template-map", "POST"): Case(
+        "foreign", kwargs=lambda b: {"pk": b.template.pk}, body=lambda b: {"integration": str(b.whatsapp_fallback.pk)}
+    ),
+    ("api:template-unmap", "POST"): Case(
+        "foreign", kwargs=lambda b: {"pk": b.template.pk}, body=lambda b: {"integration": str(b.whatsapp_primary.pk)}
+    ),
+    ("api:template-import", "POST"): Case("foreign", body=lambda b: {"integration": str(b.whatsapp_primary.pk)}),
 }
 
 ENDPOINTS = sorted(discover_api_endpoints())
@@ -163,12 +185,15 @@ def snapshot(tenant: Tenant) -> dict:
         "messages": sorted(Message.objects.for_org(org).values_list("pk", "status", "body", "updated_at")),
         "calls": sorted(Call.objects.for_org(org).values_list("pk", "status", "updated_at")),
         "audit_events": AuditEvent.objects.for_org(org).count(),
+        "templates": sorted(MessageTemplate.objects.for_org(org).values_list("pk", "name", "body", "updated_at")),
+        "template_mappings": sorted(TemplateMapping.objects.for_org(org).values_list("pk", "status", "updated_at")),
         "memberships": sorted(Membership.objects.filter(organization=org).values_list("user_id", "role")),
     }
 
 
 def b_markers(b: Tenant) -> list[str]:
-    ids = [b.organization.pk, b.whatsapp_primary.pk, b.whatsapp_fallback.pk, b.voip_primary.pk, b.message.pk, b.call.pk]
+    ids = [b.organization.pk, b.whatsapp_primary.pk, b.whatsapp_fallback.pk, b.voip_primary.pk, b.message.pk, b.call.pk,
+           b.template.pk]
     return [str(i) for i in ids] + [b.whatsapp_primary.display_name, b.message.body]
 
 
