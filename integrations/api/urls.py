@@ -5,7 +5,16 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
-from integrations.api import analytics, audit, auth, deliveries, frontend, integrations, policies, templates
+from integrations.api import (
+    analytics,
+    audit,
+    auth,
+    deliveries,
+    frontend,
+    integrations,
+    policies,
+    templates,
+)
 
 app_name = "api"
 

@@ -76,3 +76,16 @@ def test_send_a_template_through_the_messages_api(api_client, tenant_a, django_c
     assert missing.status_code == 400 and "Missing template variable" in missing.json()["errors"]["template"][0]
     unknown = client.post(f"{V1}/messages/", {**payload, "template": {"name": "nope", "language": "en_US"}}, format="json")
     assert unknown.status_code == 400
+
+
+def test_a_batch_item_may_be_a_template(api_client, tenant_a):
+    client = api_client(tenant_a.admin)
+    template = {"name": "alpha_update", "language": "en_US", "variables": {"1": "Bo"}}
+    response = client.post(f"{V1}/messages/batch/", {"messages": [
+        {"to": "+14155550100", "template": template},
+        {"to": "+14155550101", "template": {**template, "variables": {}}},
+    ]}, format="json")
+    assert response.status_code == 202, response.content
+    first, second = response.json()["results"]
+    assert first["result"] == "accepted" and Message.objects.get(pk=first["id"]).body == "Hello Bo"
+    assert second["result"] == "invalid" and "template" in second["errors"]
