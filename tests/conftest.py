@@ -3,6 +3,7 @@ import time
 
 import pytest
 from django.core.cache import cache
+from django.utils import translation
 
 from providers import sandbox
 from providers.registry import reset_registry
@@ -24,6 +25,9 @@ def _clean_state(settings):
     reset_registry()
     yield
     reset_registry()
+    # LocaleMiddleware leaves the last request's language active in this thread; the next test
+    # (a command, a service) must start in LANGUAGE_CODE, not in the previous test's pt-BR.
+    translation.deactivate()
 
 
 @pytest.fixture

@@ -169,3 +169,15 @@ def test_the_whatsapp_web_pairing_panel_and_its_states_are_portuguese(portuguese
         assert state["detail"] == "Abra o WhatsApp no celular, vá em Aparelhos conectados e escaneie este código."
         bridge.route("GET", "/api/sessions/default", Reply(json={"name": "default", "status": "STOPPED"}))
         assert portuguese_admin.get(pairing).json()["detail"] == "A sessão da ponte está em STOPPED."
+
+
+@pytest.mark.django_db
+def test_the_audit_trail_list_is_portuguese(portuguese_admin, organization):
+    make_integration(organization=organization, display_name="Principal", config={"label": "p"})  # audited
+    html = portuguese_admin.get(reverse("admin:audit_auditevent_changelist")).content.decode()
+    text = visible_text(html)
+    for portuguese in ("Auditoria", "eventos de auditoria", "Quando", "Organização", "Autor", "Ação", "Alvo",
+                       "Resultado", "Sucesso", "Por ação", "Por resultado"):
+        assert portuguese in text, portuguese
+    assert not re.search(r"\b(Created at|Target repr|Outcome|Success)\b", text)
+    assert "Integrações" in visible_text(portuguese_admin.get(reverse("admin:index")).content.decode())
