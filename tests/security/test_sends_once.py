@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from integrations.models import Message, OrganizationIntegration
 from integrations.services import metrics
-from integrations.services.delivery import breaker, dispatch, records
+from integrations.services.delivery import batch, breaker, dispatch, records
 from providers import sandbox
 from providers.pricing import PriceModel
 from providers.values import SendResult
@@ -76,13 +76,25 @@ FAULTS = {
                                                  _odd_result(sandbox.SandboxWhatsApp.send_message)),
     # The database refuses the outcome itself (an outage right after the provider call): the
     # row stays in doubt and the next claim asks the provider instead of sending again.
-    "outcome_write": lambda mp: mp.setattr(dispatch, "record_sent", _broken),
+    "outcome_write": lambda mp: (mp.setattr(dispatch, "record_sent", _broken), mp.setattr(batch, "record_sent_many", _broken)),
 }
+
+
+def _deliver_single(message: Message) -> None:
+    dispatch.deliver_message(message_id=message.pk)
+
+
+def _deliver_in_a_batch(message: Message) -> None:
+    batch.deliver_message_batch(message_ids=[message.pk])
+
+
+PATHS = {"single": _deliver_single, "batch": _deliver_in_a_batch}
 
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("fault", sorted(FAULTS))
-def test_a_fault_after_the_provider_accepted_never_sends_again(organization, settings, monkeypatch, fault):
+@pytest.mark.parametrize("path", sorted(PATHS))
+def test_a_fault_after_the_provider_accepted_never_sends_again(organization, settings, monkeypatch, fault, path):
     settings.DELIVERY_MAX_RETRIES = 5
     make_integration(organization=organization, display_name="Primary", config={"label": "p"})
     make_integration(organization=organization, display_name="Fallback", config={"label": "f"})
@@ -91,7 +103,7 @@ def test_a_fault_after_the_provider_accepted_never_sends_again(organization, set
     with monkeypatch.context() as patched:
         FAULTS[fault](patched)
         try:
-            dispatch.deliver_message(message_id=message.pk)
+            PATHS[path](message)
         except RuntimeError:
             assert fault == "outcome_write"  # only a failed outcome write may escape
     _expire_and_redeliver(message)
