@@ -284,6 +284,8 @@ HEALTH_FAILOVER_THRESHOLD = env.int("HEALTH_FAILOVER_THRESHOLD", default=3)
 # starts with those checked least recently (default: the run period).
 HEALTH_RUN_BUDGET_SECONDS = env.float("HEALTH_RUN_BUDGET_SECONDS", default=CELERY_BEAT_SCHEDULE["health-checks"]["schedule"])
 FAILOVER_COOLDOWN_SECONDS = env.int("FAILOVER_COOLDOWN_SECONDS", default=600)
+# Forged or unverifiable webhooks: every one is logged, at most one audit row per integration per window.
+WEBHOOK_REJECTION_AUDIT_SECONDS = env.int("WEBHOOK_REJECTION_AUDIT_SECONDS", default=3600)
 NOTIFICATION_WEBHOOK_TIMEOUT = env.float("NOTIFICATION_WEBHOOK_TIMEOUT", default=5.0)
 NOTIFICATION_WEBHOOK_MAX_RETRIES = env.int("NOTIFICATION_WEBHOOK_MAX_RETRIES", default=5)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="switchboard@localhost")

@@ -13,11 +13,14 @@ second time.
 from __future__ import annotations
 
 import logging
+import time
 import zlib
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
+from django.conf import settings
+from django.core.cache import cache
 from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -68,8 +71,9 @@ def webhook_receive(*, integration_id: UUID | str, request: WebhookRequest) -> W
     """Handle one webhook request for an integration. Raises ``NotFound`` for an unknown id.
 
     GET answers the provider's verification handshake (Meta), POST is verified, parsed and
-    applied. A request that fails verification gets 403, changes nothing and leaves an audit
-    event ``webhook.rejected`` (never the payload).
+    applied. A request that fails verification gets 403, changes nothing, is logged, and leaves
+    an audit event ``webhook.rejected`` (never the payload), at most one per integration per
+    window (``_reject``).
     """
     integration = webhook_integration(integration_id=integration_id)
     context.set_scope(organization_id=integration.organization_id, integration_id=integration.pk)
@@ -82,7 +86,7 @@ def webhook_receive(*, integration_id: UUID | str, request: WebhookRequest) -> W
 
     if request.method == "GET":
         try:
-            response = adapter.handshake(request)
+            response = adapter.answer_handshake(request)
         except WebhookSignatureError as exc:
             return _reject(integration, request, exc)
         if response is None:
@@ -90,30 +94,64 @@ def webhook_receive(*, integration_id: UUID | str, request: WebhookRequest) -> W
         return WebhookOutcome(status=response.status, body=response.body, content_type=response.content_type)
 
     try:
-        adapter.verify_webhook(request)
+        adapter.authenticate_webhook(request)
     except WebhookSignatureError as exc:
         return _reject(integration, request, exc)
     try:
-        parsed = adapter.parse_webhook(request)
+        parsed = adapter.webhook_events(request)
     except ProviderError as exc:
         logger.warning("Webhook for integration %s could not be parsed: %s", integration.pk, adapter.scrub(str(exc)))
         return WebhookOutcome(status=400, body="The webhook body could not be parsed.")
     return webhook_apply_events(integration=integration, parsed=parsed)
 
 
+def _rejection_window(now: float) -> tuple[int, int]:
+    seconds = max(int(settings.WEBHOOK_REJECTION_AUDIT_SECONDS), 1)
+    return int(now // seconds), seconds
+
+
+def _count_rejection(integration_id: Any, window: int) -> tuple[int | None, int]:
+    """(rejections in this window so far, or None without the cache; rejections of the previous
+    window, handed over once when this window's first one comes)."""
+    key = f"sb:webhook-rejected:{integration_id}:{window}"
+    try:
+        cache.add(key, 0, timeout=settings.WEBHOOK_REJECTION_AUDIT_SECONDS * 3)
+        count = int(cache.incr(key))
+        previous = 0
+        if count == 1:
+            previous_key = f"sb:webhook-rejected:{integration_id}:{window - 1}"
+            previous = int(cache.get(previous_key) or 0)
+            cache.delete(previous_key)
+        return count, previous
+    except Exception as exc:
+        logger.warning("Cache unavailable for webhook rejection counts (%s); rejections are logged only.", type(exc).__name__)
+        return None, 0
+
+
 def _reject(integration: OrganizationIntegration, request: WebhookRequest, exc: WebhookSignatureError) -> WebhookOutcome:
+    """403, a log line for every rejection, and at most one audit row per integration per
+    window (``WEBHOOK_REJECTION_AUDIT_SECONDS``): anyone who knows a webhook URL can send
+    forgeries, and must not be able to fill an organization's audit trail with them. The row is
+    written by the window's first rejection and carries the count of the previous window (the
+    trail is append-only, so a count is written once it is known); the log lines carry the
+    running count."""
     reason = integration.adapter().scrub(exc.message)
-    audit.record(
-        action="webhook.rejected",
-        actor=WEBHOOK_ACTOR,
-        organization=integration.organization,
-        target=integration,
-        outcome=AuditEvent.Outcome.REFUSED,
-        reason=reason,
-        # What was asked, never what was sent: no body, no headers, no query values.
-        after={"method": request.method, "provider": integration.provider_name, "body_bytes": len(request.body)},
-    )
-    logger.warning("Rejected webhook for integration %s: %s", integration.pk, reason)
+    window, seconds = _rejection_window(time.time())
+    count, previous = _count_rejection(integration.pk, window)
+    logger.warning("Rejected webhook for integration %s (%s in this %ss window): %s",
+                   integration.pk, "?" if count is None else count, seconds, reason)
+    if count == 1:
+        audit.record(
+            action="webhook.rejected",
+            actor=WEBHOOK_ACTOR,
+            organization=integration.organization,
+            target=integration,
+            outcome=AuditEvent.Outcome.REFUSED,
+            reason=reason,
+            # What was asked, never what was sent: no body, no headers, no query values.
+            after={"method": request.method, "provider": integration.provider_name, "body_bytes": len(request.body),
+                   "window_seconds": seconds, "rejected_in_previous_window": previous},
+        )
     return WebhookOutcome(status=403, body="Forbidden")
 
 
