@@ -109,7 +109,8 @@ def test_the_migration_history_is_portuguese(portuguese_admin, organization):
                                    "Iniciada em", "Resultado", "Duração", "Rascunho"],
                       sources=NAVIGATION + ("templates/admin/providers/history.html", "integrations/views/history.py"))
     assert 'data-label="Iniciada em"' in html  # the narrow-screen column labels too
-    assert localtime(migration.created_at).strftime("%d/%m/%Y") in html  # the day first, as Brazil writes it
+    # "agora mesmo" in the text, the date on hover, the day first as Brazil writes it
+    assert "agora mesmo" in html and localtime(migration.created_at).strftime("%d/%m/%Y") in html
 
 
 DETAIL = NAVIGATION + ("templates/admin/providers/detail.html", "templates/admin/providers/_card.html",
@@ -132,7 +133,7 @@ def test_the_provider_detail_page_is_portuguese(portuguese_admin, organization):
     url = reverse("provider_admin:integration", args=[integration.pk])
     html = portuguese_admin.get(url).content.decode()
     assert_portuguese(html, shows=["Voltar aos provedores", "Status do provedor", "Ativa", "Principal",
-                                   "Saudável · verificada há 0", "Uso neste mês", "Mensagens", "Custo",
+                                   "Saudável · verificada agora mesmo", "Uso neste mês", "Mensagens", "Custo",
                                    "US$\xa01.234,50", "Taxa de sucesso", "100,0 %", "Configurações avançadas",
                                    "Ativar confirmações de entrega", "Salvar alterações", "Testar conexão"],
                       sources=DETAIL)
@@ -145,7 +146,7 @@ def test_the_provider_detail_page_is_portuguese(portuguese_admin, organization):
 
     status = portuguese_admin.get(reverse("provider_admin:status")).json()
     (row,) = status["integrations"]
-    assert row["status"]["label"] == "Ativa" and row["health_text"].startswith("Saudável · verificada há")
+    assert row["status"]["label"] == "Ativa" and row["health_text"] == "Saudável · verificada agora mesmo"
 
 
 @pytest.mark.django_db

@@ -8,7 +8,10 @@ import json
 import re
 from typing import Any
 
+from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.text import get_text_list
+from django.utils.timesince import timesince
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -173,3 +176,20 @@ def audit_raw(event) -> str:
     """The event as stored (ids included), for who asks for it."""
     return json.dumps({"target_id": event.target_id, "before": event.before, "after": event.after},
                       indent=1, sort_keys=True, default=str)
+
+
+# ----- timestamps: one way everywhere — relative in the text, the full date on hover
+
+
+def relative_when(value) -> str:
+    """ "just now", "3 minutes ago", "2 days ago" (the reader's language)."""
+    if value is None:
+        return ""
+    if (timezone.now() - value).total_seconds() < 60:
+        return _("just now")
+    return _("%(since)s ago") % {"since": timesince(value, depth=1)}
+
+
+def full_when(value) -> str:
+    """The full date and time in the reader's language and the site's time zone, for hovering."""
+    return "" if value is None else date_format(timezone.localtime(value), "SHORT_DATETIME_FORMAT")

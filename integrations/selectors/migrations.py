@@ -47,19 +47,36 @@ def migration_history(*, organization: Organization, limit: int = 200) -> QueryS
 
 
 def migration_success_rate(*, organization: Organization, days: int = 90, now=None) -> dict[str, Any]:
-    """Among migrations that finished executing in the last ``days`` days (completed, failed or
-    rolled back), the share that completed. None when there were none."""
+    """Migrations that finished executing in the last ``days`` days, rollbacks counted as
+    rollbacks: ``succeeded`` ran to completion (including those rolled back afterwards),
+    ``failed`` stopped on an error, ``rolled_back`` were rolled back by a person (during the run or
+    after it). The rate is succeeded ÷ (succeeded + failed): a rollback is a choice, not a failure.
+    None when nothing ran."""
     since = (now or timezone.now()) - timedelta(days=days)
-    finished = ProviderMigration.objects.for_org(organization).filter(
-        finished_at__gte=since, state__in=[State.COMPLETED, State.FAILED, State.ROLLED_BACK]
+    finished = (
+        ProviderMigration.objects.for_org(organization)
+        .filter(finished_at__gte=since, state__in=[State.COMPLETED, State.FAILED, State.ROLLED_BACK])
+        .only("state", "log")
     )
-    total = finished.count()
-    completed = finished.filter(state=State.COMPLETED).count()
+    counts = {"completed": 0, "failed": 0, "rolled_back": 0, "rolled_back_after_completion": 0}
+    for migration in finished:
+        if migration.state == State.COMPLETED:
+            counts["completed"] += 1
+        elif migration.state == State.FAILED:
+            counts["failed"] += 1
+        else:
+            counts["rolled_back"] += 1
+            if any(entry.get("step") == "done" for entry in migration.log or []):
+                counts["rolled_back_after_completion"] += 1
+    succeeded = counts["completed"] + counts["rolled_back_after_completion"]
+    ran = succeeded + counts["failed"]
     return {
         "days": days,
-        "total": total,
-        "completed": completed,
-        "rate": (completed * 100.0 / total) if total else None,
+        "total": counts["completed"] + counts["failed"] + counts["rolled_back"],
+        **counts,
+        "succeeded": succeeded,
+        "ran": ran,
+        "rate": (succeeded * 100.0 / ran) if ran else None,
     }
 
 

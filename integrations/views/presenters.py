@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from django.urls import NoReverseMatch, reverse
-from django.utils.timesince import timesince
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from integrations.models import OrganizationIntegration, ProviderMigration
-from integrations.reports.wording import STABILITY_WORDS, feature_list, provider_differences
+from integrations.reports.wording import (
+    STABILITY_WORDS,
+    feature_list,
+    full_when,
+    provider_differences,
+    relative_when,
+)
 from integrations.services.costs.comparison import last_month_costs
 from integrations.services.costs.options import price_label as costs_price_label
 from integrations.services.costs.options import price_model_for
@@ -71,7 +76,7 @@ def health_text(integration: OrganizationIntegration) -> str:
     if integration.health_checked_at is None:
         checked = _("never checked")
     else:
-        checked = _("checked %(since)s ago") % {"since": timesince(integration.health_checked_at)}
+        checked = _("checked %(when)s") % {"when": relative_when(integration.health_checked_at)}
     return f"{integration.get_health_status_display()} · {checked}"
 
 
@@ -95,6 +100,7 @@ def card(integration: OrganizationIntegration) -> dict:
         "status": status_of(integration),
         "price": price_label(provider_class, integration),
         "health_text": health_text(integration),
+        "checked_full": full_when(integration.health_checked_at),
         "detail_url": reverse("provider_admin:integration", args=[integration.pk]),
         "change_url": change_url,
     }
@@ -107,6 +113,7 @@ def status_json(integration: OrganizationIntegration) -> dict:
         "is_primary": integration.is_primary,
         "health": integration.get_health_status_display(),
         "health_text": health_text(integration),
+        "checked_full": full_when(integration.health_checked_at),
         "checked_at": integration.health_checked_at.isoformat() if integration.health_checked_at else None,
         "latency_ms": integration.health_latency_ms,
     }

@@ -27,6 +27,7 @@
     var health = card.querySelector("[data-health]");
     if (health) {
       health.textContent = row.health_text;  // worded by the server, in the page's language
+      if (row.checked_full) { health.title = row.checked_full; } else { health.removeAttribute("title"); }
     }
   }
 

@@ -124,7 +124,7 @@ def test_migrate_watch_progress_roll_back_and_audit(page, live_server, acme, scr
     # Roll back from the migration page, found through the history.
     page.get_by_role("link", name="Migration history").first.click()
     expect(page.get_by_role("cell", name="Completed")).to_be_visible()
-    expect(page.get_by_text("100 % (1 of 1 completed)")).to_be_visible()
+    expect(page.get_by_text("100 % (1 of 1 ran to completion)")).to_be_visible()
     screenshot(page, "09-history")
     page.locator(".pm-table tbody td:first-child a").first.click()
     page.fill("#rollback-reason", "browser test")

@@ -328,7 +328,16 @@ def test_success_rate_counts_finished_migrations_of_90_days(organization):
             finished_at=now - timedelta(days=age),
         )
     rate = migration_success_rate(organization=organization)
-    assert rate["total"] == 4 and rate["completed"] == 2 and rate["rate"] == 50.0
+    # The rollback is a rollback, not a failure: 2 succeeded of the 3 that ran to an outcome.
+    assert rate["total"] == 4 and rate["completed"] == 2 and rate["failed"] == 1 and rate["rolled_back"] == 1
+    assert rate["rate"] == pytest.approx(200 / 3)
+    # A migration that completed and was then rolled back did succeed.
+    ProviderMigration.objects.create(
+        organization=organization, channel="voip", state=State.ROLLED_BACK, finished_at=now,
+        log=[{"step": "done", "outcome": "ok"}, {"step": "rollback", "outcome": "ok"}],
+    )
+    rate = migration_success_rate(organization=organization)
+    assert rate["succeeded"] == 3 and rate["ran"] == 4 and rate["rate"] == 75.0 and rate["rolled_back"] == 2
 
 
 def test_test_message_goes_straight_through_the_target(organization, source, admin_user):
