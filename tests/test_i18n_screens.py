@@ -182,3 +182,28 @@ def test_the_audit_trail_list_is_portuguese(portuguese_admin, organization):
         assert portuguese in text, portuguese
     assert not re.search(r"\b(Created at|Target repr|Outcome|Success)\b", text)
     assert "Integrações" in visible_text(portuguese_admin.get(reverse("admin:index")).content.decode())
+
+
+@pytest.mark.django_db
+def test_the_dashboard_is_portuguese(portuguese_admin, organization):
+    from decimal import Decimal
+
+    from integrations.models import Message
+
+    integration = make_integration(organization=organization, display_name="Principal", config={"label": "p"})
+    for _ in range(2):
+        Message.objects.create(organization=organization, integration=integration, to="+5511999990000",
+                               status="delivered", cost=Decimal("617.25"), currency="USD", latency_ms=120)
+    html = portuguese_admin.get(reverse("provider_admin:dashboard")).content.decode()
+    assert_portuguese(html, shows=["O status se atualiza sozinho", "Provedores de WhatsApp", "Provedores de VoIP",
+                                   "Trocar", "Nenhum provedor de VoIP ainda. Use Trocar para configurar um.",
+                                   "Uso neste mês", "Mensagens de WhatsApp", "US$\xa01.234,50", "Chamadas",
+                                   "nenhuma chamada", "Histórico de migrações", "Análise de custos", "Principal",
+                                   "Ativa"],
+                      sources=NAVIGATION + ("templates/admin/providers/dashboard.html",
+                                            "templates/admin/providers/_card.html", "integrations/views/dashboard.py",
+                                            "integrations/views/presenters.py"))
+    assert 'aria-label="Trocar o provedor de WhatsApp de Acme"' in html
+
+    migration_start(organization=organization, channel="whatsapp", provider_name="sandbox_whatsapp", actor=None)
+    assert "Retomar migração (rascunho)" in portuguese_admin.get(reverse("provider_admin:dashboard")).content.decode()

@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from integrations.models import Channel
@@ -44,7 +45,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
                 "history_url": reverse("provider_admin:history", args=[organization.slug]),
             }
         )
-    context = admin_context(request, "Providers")
+    context = admin_context(request, _("Providers"))
     context.update(
         {
             "organizations": organizations,
