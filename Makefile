@@ -25,7 +25,7 @@ BENCH_ENV := DEBUG=false SECRET_KEY=bench-secret-key FIELD_ENCRYPTION_KEY=bench-
 	DATABASE_URL=$(BENCH_DATABASE_URL) REDIS_URL=$(BENCH_REDIS_URL) ALLOWED_HOSTS=127.0.0.1 CONN_MAX_AGE=60 \
 	SWITCHBOARD_SANDBOX=true PROVIDER_EGRESS_ALLOWLIST=127.0.0.1
 
-.PHONY: run test install messages services browser lint benchmark clean
+.PHONY: run manage test install messages services browser lint benchmark clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -43,6 +43,11 @@ run: messages
 	$(RUN_ENV) $(BIN)/python manage.py migrate --noinput
 	$(RUN_ENV) $(BIN)/python manage.py seed_demo
 	$(RUN_ENV) $(BIN)/python manage.py runserver 127.0.0.1:8000
+
+# manage.py with make run's environment, against the demo's database:
+#   make manage ARGS="list_integrations --org demo"
+manage: messages
+	$(RUN_ENV) $(BIN)/python manage.py $(ARGS)
 
 # PostgreSQL and Redis on this machine are started when they do not answer; elsewhere, told how.
 services: install
