@@ -158,6 +158,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "integrations.tasks.sweep_stalled_deliveries",
         "schedule": env.float("DELIVERY_SWEEP_INTERVAL", default=30.0),
     },
+    # Routing-policy jobs (docs/POLICIES.md): due scheduled switches, rollout steps.
+    "policy-jobs": {
+        "task": "integrations.tasks.run_policy_jobs",
+        "schedule": env.float("POLICY_JOBS_INTERVAL", default=15.0),
+    },
 }
 
 # ----- REST API (integrations/api): tenancy by X-Org-Id, one JSON error shape, write throttles
@@ -240,6 +245,8 @@ PROVIDER_EGRESS_ALLOWLIST = env.list("PROVIDER_EGRESS_ALLOWLIST", default=[])
 # Seconds a cached route lives even if no change invalidates it (a safety net, not the
 # mechanism: every change bumps the route version).
 ROUTE_CACHE_TTL = env.int("ROUTE_CACHE_TTL", default=300)
+# A scheduled switch found more than this many seconds after its time (beat was down) is refused.
+SCHEDULED_SWITCH_MAX_LATENESS = env.int("SCHEDULED_SWITCH_MAX_LATENESS", default=3600)
 # How often routing may log "Redis unreachable" for the same cause.
 ROUTE_CACHE_WARNING_INTERVAL = env.int("ROUTE_CACHE_WARNING_INTERVAL", default=60)
 # Base URL used to build webhook URLs shown to admins and given to providers.

@@ -19,6 +19,7 @@ from django.conf import settings
 from integrations.services import call_control, health, notifications
 from integrations.services.delivery import batch, dispatch, sweeper
 from integrations.services.migration.execution import migration_execute
+from integrations.services.policies import jobs as policy_jobs
 
 _DELIVERY_TASK_OPTIONS = {
     "bind": True,
@@ -51,6 +52,11 @@ def deliver_call(self, call_id: str) -> str:
 @shared_task(name="integrations.tasks.sweep_stalled_deliveries", acks_late=True)
 def sweep_stalled_deliveries() -> dict[str, int]:
     return sweeper.sweep_stalled()
+
+
+@shared_task(name="integrations.tasks.run_policy_jobs", acks_late=True)
+def run_policy_jobs() -> dict[str, int]:
+    return policy_jobs.run_policy_jobs()
 
 
 @shared_task(name="integrations.tasks.run_health_checks", acks_late=True)

@@ -1,17 +1,20 @@
-"""A channel's routing policy (weighted split, tag rules): read it with what each integration
-actually carried over the last hour, or replace it. Thin: one selector or service per call."""
+"""A channel's routing policy (weighted split, tag rules) — read with what each integration
+actually carried over the last hour, or replaced — and its scheduled switches. Thin: one
+selector or service per call."""
 
 from __future__ import annotations
 
 from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import extend_schema
-from rest_framework import serializers
+from rest_framework import serializers, status
+from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from integrations.models import ChannelPolicy
-from integrations.selectors.policies import carried_shares, policy_get
+from integrations.models import ChannelPolicy, ScheduledSwitch
+from integrations.selectors.policies import carried_shares, policy_get, scheduled_switch_list
 from integrations.services.policies.channel_policy import set_policy
+from integrations.services.policies.scheduled import cancel_scheduled_switch, schedule_switch
 
 
 class PolicyRuleSerializer(serializers.Serializer):
@@ -84,3 +87,58 @@ class ChannelPolicyView(APIView):
             actor=request.user, reason=data["reason"],
         )
         return Response(_policy_body(request.organization, channel))
+
+
+# --------------------------------------------------------------------------- scheduled switches
+
+
+class ScheduledSwitchSerializer(serializers.ModelSerializer):
+    target = serializers.UUIDField(source="target_id", allow_null=True, read_only=True)
+
+    class Meta:
+        model = ScheduledSwitch
+        fields = ["id", "channel", "target", "target_name", "at", "reason", "status", "detail", "created_at", "finished_at"]
+        read_only_fields = fields
+
+
+class ScheduledSwitchCreateSerializer(serializers.Serializer):
+    integration_id = serializers.UUIDField()
+    at = serializers.DateTimeField(help_text=gettext_lazy("When to switch (ISO 8601); in the future, at most a year ahead."))
+    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=500)
+
+
+class CancelSerializer(serializers.Serializer):
+    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=500)
+
+
+@extend_schema(tags=["channels"])
+class ScheduledSwitchListView(GenericAPIView):
+    """Switches of the channel's primary at a given time, run once by the scheduler through the
+    same switch as a manual one; refused with the reason kept when the target is not usable then."""
+
+    serializer_class = ScheduledSwitchSerializer
+
+    @extend_schema(responses={200: ScheduledSwitchSerializer(many=True)})
+    def get(self, request, channel):
+        page = self.paginate_queryset(scheduled_switch_list(organization=request.organization, channel=channel))
+        return self.get_paginated_response(ScheduledSwitchSerializer(page, many=True).data)
+
+    @extend_schema(request=ScheduledSwitchCreateSerializer, responses={201: ScheduledSwitchSerializer})
+    def post(self, request, channel):
+        serializer = ScheduledSwitchCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        row = schedule_switch(organization=request.organization, channel=channel, integration_id=data["integration_id"],
+                              at=data["at"], reason=data["reason"], actor=request.user)
+        return Response(ScheduledSwitchSerializer(row).data, status=status.HTTP_201_CREATED)
+
+
+@extend_schema(tags=["channels"])
+class ScheduledSwitchCancelView(APIView):
+    @extend_schema(request=CancelSerializer, responses={200: ScheduledSwitchSerializer})
+    def post(self, request, channel, pk):
+        serializer = CancelSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        row = cancel_scheduled_switch(organization=request.organization, channel=channel, switch_id=pk, actor=request.user,
+                                      reason=serializer.validated_data["reason"])
+        return Response(ScheduledSwitchSerializer(row).data)

@@ -36,6 +36,9 @@ v1 = [
     path("auth/token/", auth.TokenView.as_view(), name="auth-token"),
     path("analytics/", include((analytics_patterns, "analytics"))),
     path("channels/<str:channel>/policy/", policies.ChannelPolicyView.as_view(), name="channel-policy"),
+    path("channels/<str:channel>/scheduled-switches/", policies.ScheduledSwitchListView.as_view(), name="scheduled-switch-list"),
+    path("channels/<str:channel>/scheduled-switches/<uuid:pk>/cancel/", policies.ScheduledSwitchCancelView.as_view(),
+         name="scheduled-switch-cancel"),
     path("", include(router.urls)),
 ]
 

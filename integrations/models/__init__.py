@@ -13,7 +13,7 @@ from integrations.models.integrations import (
     generate_webhook_secret,
 )
 from integrations.models.organizations import Channel, Membership, Organization, OrgScopedQuerySet
-from integrations.models.policies import ChannelPolicy
+from integrations.models.policies import ChannelPolicy, Rollout, ScheduledSwitch
 from integrations.models.provider_migrations import ProviderMigration
 from integrations.models.templates import MessageTemplate, TemplateMapping
 
@@ -31,6 +31,8 @@ __all__ = [
     "Organization",
     "OrganizationIntegration",
     "ProviderMigration",
+    "Rollout",
+    "ScheduledSwitch",
     "TemplateMapping",
     "generate_webhook_secret",
 ]

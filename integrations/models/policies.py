@@ -54,3 +54,104 @@ class ChannelPolicy(models.Model):
     def snapshot(self) -> dict:
         return {"mode": self.mode, "weights": dict(self.weights or {}), "rules": list(self.rules or []),
                 "version": self.version}
+
+
+class ScheduledSwitch(models.Model):
+    """A switch of the primary at a given time, run once by beat through ``switch_primary``."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        DONE = "done", "Done"
+        REFUSED = "refused", "Refused"
+        CANCELLED = "cancelled", "Cancelled"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="scheduled_switches")
+    channel = models.CharField(max_length=16, choices=Channel.choices)
+    target = models.ForeignKey("integrations.OrganizationIntegration", null=True, on_delete=models.SET_NULL, related_name="+")
+    # Kept beside the FK so the history reads after the integration is deleted.
+    target_name = models.CharField(max_length=120)
+    at = models.DateTimeField()
+    reason = models.CharField(max_length=500, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    detail = models.TextField(blank=True, help_text="Why it was refused, or what it did.")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    objects = OrgScopedQuerySet.as_manager()
+
+    class Meta:
+        db_table = "scheduled_switches"
+        ordering = ["at", "id"]
+        indexes = [models.Index(fields=["status", "at"], name="scheduled_switch_due_idx")]
+
+    def __str__(self):
+        return f"{self.channel} switch to {self.target_name} at {self.at:%Y-%m-%d %H:%M} UTC ({self.status})"
+
+    def snapshot(self) -> dict:
+        return {"id": str(self.pk), "channel": self.channel, "target": str(self.target_id or ""),
+                "target_name": self.target_name, "at": self.at.isoformat(), "status": self.status,
+                "detail": self.detail}
+
+
+class Rollout(models.Model):
+    """Moving a channel's traffic to ``target`` in steps (percent shares), each held for
+    ``step_seconds`` while the target's failure rate stays at or under ``max_failure_rate``; a
+    breach rolls the share back to 0, the last step switches the primary."""
+
+    class Status(models.TextChoices):
+        RUNNING = "running", "Running"
+        COMPLETED = "completed", "Completed"
+        ROLLED_BACK = "rolled_back", "Rolled back"
+        CANCELLED = "cancelled", "Cancelled"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="rollouts")
+    channel = models.CharField(max_length=16, choices=Channel.choices)
+    target = models.ForeignKey("integrations.OrganizationIntegration", null=True, on_delete=models.SET_NULL, related_name="+")
+    source = models.ForeignKey("integrations.OrganizationIntegration", null=True, on_delete=models.SET_NULL, related_name="+")
+    target_name = models.CharField(max_length=120)
+    steps = models.JSONField(help_text="Shares in percent, increasing, ending at 100.")
+    step_seconds = models.PositiveIntegerField()
+    max_failure_rate = models.FloatField()
+    min_sample = models.PositiveIntegerField(default=20, help_text="Attempts a step needs before its failure rate counts.")
+    step_index = models.PositiveSmallIntegerField(default=0)
+    step_started_at = models.DateTimeField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.RUNNING)
+    detail = models.TextField(blank=True)
+    log = models.JSONField(default=list, blank=True, help_text="[{at, share, event, failure_rate, attempts}]")
+    prior_policy = models.JSONField(null=True, blank=True, help_text="The policy to restore when it ends.")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    objects = OrgScopedQuerySet.as_manager()
+
+    class Meta:
+        db_table = "rollouts"
+        ordering = ["-created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "channel"], condition=models.Q(status="running"),
+                name="rollout_one_running_per_org_channel",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.channel} rollout to {self.target_name} ({self.status})"
+
+    @property
+    def share(self) -> int:
+        """The target's current share in percent."""
+        return self.steps[self.step_index] if self.status == self.Status.RUNNING else (
+            100 if self.status == self.Status.COMPLETED else 0)
+
+    def snapshot(self) -> dict:
+        return {"id": str(self.pk), "channel": self.channel, "target": str(self.target_id or ""),
+                "target_name": self.target_name, "steps": self.steps, "step_index": self.step_index,
+                "share": self.share, "status": self.status, "detail": self.detail}

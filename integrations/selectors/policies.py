@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db.models import Count
+from django.db.models import Case, Count, IntegerField, Value, When
 from django.utils import timezone
 
 from integrations.models import (
@@ -15,6 +15,7 @@ from integrations.models import (
     Message,
     Organization,
     OrganizationIntegration,
+    ScheduledSwitch,
 )
 from integrations.selectors.channels import check_channel
 
@@ -77,3 +78,14 @@ def carried_shares(*, organization: Organization, channel: str, policy: ChannelP
         if row.status == OrganizationIntegration.Status.ACTIVE or row.pk in counts
     ]
     return CarriedShares(since=since, total=total, integrations=shares)
+
+
+def scheduled_switch_list(*, organization: Organization, channel: str):
+    """The channel's scheduled switches: the pending ones first, each group in time order."""
+    check_channel(channel)
+    return (
+        ScheduledSwitch.objects.for_org(organization).filter(channel=channel)
+        .annotate(open_first=Case(When(status=ScheduledSwitch.Status.PENDING, then=Value(0)), default=Value(1),
+                                  output_field=IntegerField()))
+        .order_by("open_first", "at", "id")
+    )

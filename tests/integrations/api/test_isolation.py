@@ -15,9 +15,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
 
 from audit.models import AuditEvent
 from integrations.models import (
@@ -26,6 +28,7 @@ from integrations.models import (
     Message,
     MessageTemplate,
     OrganizationIntegration,
+    ScheduledSwitch,
     TemplateMapping,
 )
 
@@ -87,6 +90,14 @@ def _legacy_body(b: Tenant) -> dict:
             "config_data": {"label": "from A"}, "is_active": True}
 
 
+def _b_scheduled_switch(b: Tenant) -> dict:
+    row = ScheduledSwitch.objects.create(
+        organization=b.organization, channel="whatsapp", target=b.whatsapp_fallback,
+        target_name=b.whatsapp_fallback.display_name, at=timezone.now() + timedelta(hours=1),
+    )
+    return {"channel": "whatsapp", "pk": row.pk}
+
+
 CASES: dict[tuple[str, str], Case] = {
     ("api:auth-token", "POST"): Case("public", body=lambda b: {"username": b.admin.username, "password": "wrong"}),
     ("api:schema", "GET"): Case("public"),
@@ -122,6 +133,12 @@ CASES: dict[tuple[str, str], Case] = {
         "foreign", kwargs=lambda b: {"channel": "whatsapp"},
         body=lambda b: {"mode": "split", "weights": {str(b.whatsapp_fallback.pk): 100}},
     ),
+    ("api:scheduled-switch-list", "GET"): Case("scoped", kwargs=lambda b: {"channel": "whatsapp"}),
+    ("api:scheduled-switch-list", "POST"): Case(
+        "foreign", kwargs=lambda b: {"channel": "whatsapp"},
+        body=lambda b: {"integration_id": str(b.whatsapp_fallback.pk), "at": (timezone.now() + timedelta(hours=1)).isoformat()},
+    ),
+    ("api:scheduled-switch-cancel", "POST"): Case("foreign", kwargs=_b_scheduled_switch),
     ("api:message-list", "GET"): Case("scoped"),
     ("api:message-list", "POST"): Case("scoped", body=lambda b: {"channel": "whatsapp", "to": "+14155550111", "body": "A"}),
     ("api:message-batch", "POST"): Case(

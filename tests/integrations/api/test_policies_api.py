@@ -89,3 +89,24 @@ def test_messages_carry_tags_single_and_in_a_batch(api_client, tenant_a):
     results = response.json()["results"]
     assert [r["result"] for r in results] == ["accepted", "invalid"] and "tags" in results[1]["errors"]
     assert Message.objects.get(pk=results[0]["id"]).tags == ["vip"]
+
+
+def test_schedule_list_and_cancel_a_switch(api_client, tenant_a):
+    client = api_client(user=tenant_a.admin)
+    url = "/api/v1/channels/whatsapp/scheduled-switches/"
+    at = (timezone.now() + timedelta(hours=2)).isoformat()
+    response = client.post(url, {"integration_id": str(tenant_a.whatsapp_fallback.pk), "at": at, "reason": "night"}, format="json")
+    assert response.status_code == 201, response.json()
+    created = response.json()
+    assert created["status"] == "pending" and created["target"] == str(tenant_a.whatsapp_fallback.pk)
+    listed = client.get(url).json()
+    assert [row["id"] for row in listed["results"]] == [created["id"]]
+    response = client.post(f"{url}{created['id']}/cancel/", {"reason": "no"}, format="json")
+    assert response.status_code == 200 and response.json()["status"] == "cancelled"
+    again = client.post(f"{url}{created['id']}/cancel/", {}, format="json")
+    assert again.status_code == 409 and again.json()["code"] == "not_pending"
+    past = client.post(url, {"integration_id": str(tenant_a.whatsapp_fallback.pk), "at": "2020-01-01T00:00:00Z"}, format="json")
+    assert past.status_code == 409 and past.json()["code"] == "time_in_the_past"
+    viewer = api_client(user=tenant_a.user(Membership.Role.VIEWER))
+    assert viewer.get(url).status_code == 200
+    assert viewer.post(url, {"integration_id": str(tenant_a.whatsapp_fallback.pk), "at": at}, format="json").status_code == 403
