@@ -15,6 +15,7 @@ from django.utils.timezone import localtime
 
 from integrations.models import Membership
 from integrations.services.migration.wizard import migration_start
+from providers.registry import get_registry
 from tests.factories import make_integration, make_membership, make_user
 
 CATALOG = Path(settings.BASE_DIR) / "locale" / "pt_BR" / "LC_MESSAGES" / "django.po"
@@ -57,9 +58,11 @@ def english_left_over(text: str, sources: tuple[str, ...]) -> list[str]:
     for entry in polib.pofile(str(CATALOG)):
         if entry.msgid == entry.msgstr or not any(path in sources for path, _ in entry.occurrences):
             continue
-        for fragment in PLACEHOLDER.split(entry.msgid):
+        fragments = PLACEHOLDER.split(entry.msgid)
+        for fragment in fragments:
             fragment = " ".join(fragment.split()).strip(" .,:;—()")
-            if not fragment or (" " not in fragment and len(fragment) < 4) or fragment in entry.msgstr:
+            one_word = " " not in fragment
+            if not fragment or (one_word and (len(fragment) < 4 or len(fragments) > 1)) or fragment in entry.msgstr:
                 continue
             if re.search(rf"(?<![\w-]){re.escape(fragment)}(?![\w-])", text):
                 left.append(fragment)
@@ -68,6 +71,9 @@ def english_left_over(text: str, sources: tuple[str, ...]) -> list[str]:
 
 def assert_portuguese(html: str, *, shows: list[str], sources: tuple[str, ...]):
     text = visible_text(html)
+    for provider_class in get_registry().all():
+        # A provider's own description comes with the provider (providers/), like its name.
+        text = text.replace(provider_class.description, "")
     for portuguese in shows:
         assert portuguese in text, (portuguese, text)
     assert not english_left_over(text, sources), english_left_over(text, sources)
@@ -207,3 +213,18 @@ def test_the_dashboard_is_portuguese(portuguese_admin, organization):
 
     migration_start(organization=organization, channel="whatsapp", provider_name="sandbox_whatsapp", actor=None)
     assert "Retomar migração (rascunho)" in portuguese_admin.get(reverse("provider_admin:dashboard")).content.decode()
+
+
+WIZARD = NAVIGATION + ("templates/admin/providers/wizard.html", "templates/admin/providers/_steps.html",
+                       "integrations/views/wizard.py")
+
+
+@pytest.mark.django_db
+def test_the_wizards_first_step_is_portuguese(portuguese_admin, organization):
+    make_integration(organization=organization, display_name="Principal", config={"label": "p"})
+    html = portuguese_admin.get(reverse("provider_admin:migrate", args=[organization.slug, "whatsapp"])).content.decode()
+    assert_portuguese(html, shows=["Migrar o provedor de WhatsApp — Acme", "Migrar WhatsApp", "Etapa 1 de 5",
+                                   "Provedor", "Configurar", "Confirmar", "Principal atual:",
+                                   "Escolha o novo provedor de WhatsApp", "provedor atual", "Próximo passo", "Cancelar"],
+                      sources=WIZARD)
+    assert 'aria-label="Etapas da migração"' in html

@@ -34,7 +34,13 @@ STATUS_STYLES = {
     "inactive": (gettext_lazy("Inactive"), "○"),
 }
 
-WIZARD_STEPS = ("Provider", "Configure", "Test", "Execute", "Confirm")
+WIZARD_STEPS = (
+    gettext_lazy("Provider"),
+    gettext_lazy("Configure"),
+    gettext_lazy("Test"),
+    gettext_lazy("Execute"),
+    gettext_lazy("Confirm"),
+)
 
 
 # Execution step state → (label, symbol); the label and symbol carry the meaning.

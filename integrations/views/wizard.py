@@ -69,7 +69,13 @@ def _render(request, organization: Organization, channel: str, migration, *, con
     if request.GET.get("step") == "1" and step in (2, 3, 4):
         step = 1  # back to choosing the provider; choosing again keeps the same migration
     context = _migration_context(
-        request, f"Migrate {Channel(channel).label} provider — {organization.name}", organization, channel, migration, step
+        request,
+        _("Migrate %(channel)s provider — %(organization)s")
+        % {"channel": Channel(channel).label, "organization": organization.name},
+        organization,
+        channel,
+        migration,
+        step,
     )
     context.update(
         {
@@ -131,7 +137,7 @@ def wizard_action(*, needs_migration: bool = True) -> Callable:
             channel = channel_or_404(channel)
             migration = open_migration(organization=organization, channel=channel)
             if needs_migration and migration is None:
-                messages.error(request, "This migration is no longer open; start again.")
+                messages.error(request, _("This migration is no longer open; start again."))
                 return redirect(_wizard_url(organization, channel))
             try:
                 return action(request, organization, channel, migration) or redirect(_wizard_url(organization, channel))
@@ -189,15 +195,15 @@ def configure(request, organization, channel, migration):
 def test(request, organization, channel, migration):
     health = wizard.migration_test(migration=migration, actor=request.user)
     if health.ok and open_migration(organization=organization, channel=channel).state == State.TESTED:
-        messages.success(request, f"Connection test passed ({health.latency_ms} ms).")
+        messages.success(request, _("Connection test passed (%(latency)s ms).") % {"latency": health.latency_ms})
     else:
-        messages.error(request, "The connection test failed; see below, fix the configuration or retry.")
+        messages.error(request, _("The connection test failed; see below, fix the configuration or retry."))
 
 
 @wizard_action()
 def test_message(request, organization, channel, migration):
     message_id = wizard.migration_send_test_message(migration=migration, to=request.POST.get("to", ""), actor=request.user)
-    messages.success(request, f"Test message sent ({message_id}).")
+    messages.success(request, _("Test message sent (%(id)s).") % {"id": message_id})
 
 
 @wizard_action()
@@ -236,7 +242,8 @@ def migration_detail(request: HttpRequest, organization_slug: str, channel: str,
     current = primary_integration(organization=organization, channel=channel)
     context = _migration_context(
         request,
-        f"Migration of {migration.get_channel_display()} — {organization.name}",
+        _("Migration of %(channel)s — %(organization)s")
+        % {"channel": migration.get_channel_display(), "organization": organization.name},
         organization,
         channel,
         migration,
@@ -274,7 +281,7 @@ def rollback(request: HttpRequest, organization_slug: str, channel: str, migrati
     migration = migration_or_404(organization, channel, migration_id)
     try:
         execution.migration_rollback(migration=migration, actor=request.user, reason=request.POST.get("reason", "").strip())
-        messages.success(request, "Rolled back: the previous provider is primary again.")
+        messages.success(request, _("Rolled back: the previous provider is primary again."))
     except ServiceError as exc:
         messages.error(request, exc.message)
     return redirect("provider_admin:migration", organization.slug, channel, migration.pk)
