@@ -27,4 +27,12 @@ class OperationRefused(ServiceError):
     code = "refused"
 
 
-__all__ = ["NotFound", "OperationRefused", "ServiceError", "SwitchRefused", "ValidationError"]
+class OutsideServiceWindow(ServiceError):
+    """A free-form message to a contact whose 24-hour customer-service window is closed, where
+    only official providers could carry it (docs/MESSAGING.md). The API answers 422."""
+
+    code = "outside_service_window"
+    http_status = 422
+
+
+__all__ = ["NotFound", "OperationRefused", "OutsideServiceWindow", "ServiceError", "SwitchRefused", "ValidationError"]

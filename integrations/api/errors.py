@@ -66,8 +66,9 @@ def error_body(*, code: str, detail: str, errors: dict[str, Any] | None = None) 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """DRF's handler (status, ``WWW-Authenticate``, ``Retry-After``), then our body shape.
 
-    Service refusals (``ServiceError``) answer 409, or what the view's
-    ``refusal_status_code`` says (the legacy frontend routes expect 400).
+    Service refusals (``ServiceError``) answer their own ``http_status`` when they have one
+    (``OutsideServiceWindow``: 422), else 409 or what the view's ``refusal_status_code`` says
+    (the legacy frontend routes expect 400).
     """
     view = context.get("view")
     validation_code = "invalid"
@@ -83,7 +84,7 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         return Response(error_body(code="request_too_large", detail=_("The request body is larger than %(limit)s bytes.") % {"limit": limit}),
                         status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
     if isinstance(exc, ServiceError):
-        code = getattr(view, "refusal_status_code", status.HTTP_409_CONFLICT)
+        code = getattr(exc, "http_status", None) or getattr(view, "refusal_status_code", status.HTTP_409_CONFLICT)
         return Response(error_body(code=exc.code, detail=exc.message), status=code)
 
     response = drf_exception_handler(exc, context)

@@ -14,6 +14,7 @@ from integrations.errors import NotFound
 from integrations.models import MessageTemplate, OrganizationIntegration, TemplateMapping
 from integrations.selectors.templates import template_list
 from integrations.services import templates as template_services
+from integrations.services.service_windows import window_fallback_set
 
 
 class TemplateButtonSerializer(serializers.Serializer):
@@ -46,12 +47,17 @@ class TemplateSerializer(serializers.ModelSerializer):
     header = TemplateHeaderSerializer(allow_null=True, required=False)
     buttons = TemplateButtonSerializer(many=True, required=False)
     mappings = TemplateMappingSerializer(many=True, read_only=True)
+    window_fallback = serializers.SerializerMethodField(
+        help_text="Sent instead of free text to contacts outside the 24-hour window (see window-fallback).")
 
     class Meta:
         model = MessageTemplate
         fields = ["id", "name", "language", "category", "body", "header", "footer", "buttons", "mappings",
-                  "created_at", "updated_at"]
-        read_only_fields = ["id", "mappings", "created_at", "updated_at"]
+                  "window_fallback", "created_at", "updated_at"]
+        read_only_fields = ["id", "mappings", "window_fallback", "created_at", "updated_at"]
+
+    def get_window_fallback(self, template) -> bool:
+        return template.organization.window_fallback_template_id == template.pk
 
     def to_representation(self, instance):
         data = super().to_representation(instance)
@@ -75,6 +81,10 @@ class TemplateMapSerializer(serializers.Serializer):
 
 class TemplateUnmapSerializer(serializers.Serializer):
     integration = serializers.UUIDField()
+
+
+class WindowFallbackSerializer(serializers.Serializer):
+    enabled = serializers.BooleanField(help_text="True: this template; false: no fallback (when it was this one).")
 
 
 class TemplateImportSerializer(serializers.Serializer):
@@ -155,6 +165,20 @@ class TemplateViewSet(OrganizationQuerysetMixin, mixins.ListModelMixin, mixins.R
         if mapping is None:
             raise NotFound(_no_integration())
         template_services.template_unmap(mapping=mapping, actor=request.user)
+        return self._fresh(template.pk)
+
+    @extend_schema(request=WindowFallbackSerializer, responses={200: TemplateSerializer})
+    @action(detail=True, methods=["post"], url_path="window-fallback", url_name="window-fallback")
+    def window_fallback(self, request, pk=None):
+        """Send this template instead of free text to contacts outside the 24-hour window (at
+        most one variable, which receives the text), or stop doing so."""
+        template = self.get_object()
+        enabled = self._validated(WindowFallbackSerializer)["enabled"]
+        organization = request.organization
+        if enabled:
+            window_fallback_set(organization=organization, template=template, actor=request.user)
+        elif organization.window_fallback_template_id == template.pk:
+            window_fallback_set(organization=organization, template=None, actor=request.user)
         return self._fresh(template.pk)
 
     @extend_schema(request=TemplateImportSerializer, responses={200: TemplateImportResultSerializer})

@@ -13,6 +13,7 @@ from integrations.api import (
     frontend,
     integrations,
     policies,
+    service_windows,
     templates,
 )
 
@@ -25,6 +26,7 @@ router.register("channels", integrations.ChannelViewSet, basename="channel")
 router.register("messages", deliveries.MessageViewSet, basename="message")
 router.register("calls", deliveries.CallViewSet, basename="call")
 router.register("templates", templates.TemplateViewSet, basename="template")
+router.register("service-windows", service_windows.ServiceWindowViewSet, basename="service-window")
 router.register("audit-events", audit.AuditEventViewSet, basename="audit-event")
 
 analytics_patterns = [

@@ -15,6 +15,7 @@ from integrations.models.integrations import (
 from integrations.models.organizations import Channel, Membership, Organization, OrgScopedQuerySet
 from integrations.models.policies import ChannelPolicy, Rollout, ScheduledSwitch
 from integrations.models.provider_migrations import ProviderMigration
+from integrations.models.service_windows import ServiceWindow
 from integrations.models.templates import MessageTemplate, TemplateMapping
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "ProviderMigration",
     "Rollout",
     "ScheduledSwitch",
+    "ServiceWindow",
     "TemplateMapping",
     "generate_webhook_secret",
 ]

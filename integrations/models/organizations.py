@@ -43,6 +43,12 @@ class Organization(models.Model):
     )
     # Encrypted fields store "" as NULL, hence null=True.
     notification_secret = EncryptedCharField(max_length=200, blank=True, null=True)  # noqa: DJ001
+    # Sent instead of a free-form message to a contact whose 24-hour service window is closed
+    # on an official provider (docs/MESSAGING.md); without it such a message is refused.
+    window_fallback_template = models.ForeignKey(
+        "integrations.MessageTemplate", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        help_text="Template sent instead of free text to a contact outside the 24-hour window.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -11,6 +11,7 @@ def template_list(*, organization: Organization) -> QuerySet[MessageTemplate]:
     mappings = TemplateMapping.objects.select_related("integration").order_by("integration__display_name")
     return (
         MessageTemplate.objects.for_org(organization)
+        .select_related("organization")
         .prefetch_related(Prefetch("mappings", queryset=mappings))
         .order_by("name", "language", "id")
     )

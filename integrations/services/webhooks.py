@@ -31,6 +31,7 @@ from audit.models import AuditEvent
 from integrations.errors import NotFound
 from integrations.models import Call, Message, OrganizationIntegration
 from integrations.services.queue import enqueue_on_commit
+from integrations.services.service_windows import window_record_inbound
 from providers import events, features
 from providers.errors import ProviderError, WebhookSignatureError
 from providers.registry import UnknownProvider
@@ -331,6 +332,8 @@ def _store_inbound(integration: OrganizationIntegration, event: InboundEvent) ->
         created_at=received_at,
         delivered_at=received_at,
     )
+    window_record_inbound(organization=integration.organization, channel=integration.channel,
+                          contact=event.from_number, at=received_at)
     return "applied"
 
 

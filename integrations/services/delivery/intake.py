@@ -23,8 +23,9 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
+from integrations.errors import OutsideServiceWindow
 from integrations.models import Call, Channel, Message, Organization
-from integrations.services.delivery import content, queue_depth
+from integrations.services.delivery import content, queue_depth, window
 from integrations.services.policies.channel_policy import clean_tags
 from integrations.services.queue import enqueue_on_commit
 from providers.values import Attachment, normalize_phone, render
@@ -146,6 +147,31 @@ def _clean_message(*, channel: str, to: str, body: str, attachments: Iterable[An
     }
 
 
+def _check_window(organization: Organization, key: str | None, fields: dict[str, Any]) -> None:
+    """``OutsideServiceWindow`` for a free-form message no integration can deliver now; the
+    fallback template's fields when the organization has one (``window.enforce_windows``). A
+    replayed key answers with the stored message, whatever the window says now."""
+    if key is not None and Message.objects.for_org(organization).filter(idempotency_key=key).exists():
+        return
+    refusal = window.enforce_windows(organization=organization, items=[fields])[0]
+    if refusal:
+        raise OutsideServiceWindow(refusal)
+
+
+def _check_windows_of_batch(organization: Organization, cleaned: list[tuple[int, dict[str, Any]]],
+                            results: list) -> list[tuple[int, dict[str, Any]]]:
+    """``_check_window`` for a batch: a refused item is answered invalid (on ``to``) and dropped."""
+    keys = [fields["idempotency_key"] for _, fields in cleaned if fields["idempotency_key"] is not None]
+    replayed = set(_stored_by_key(organization, keys))
+    checked = [(index, fields) for index, fields in cleaned if fields["idempotency_key"] not in replayed]
+    refusals = window.enforce_windows(organization=organization, items=[fields for _, fields in checked])
+    refused = {index for (index, _fields), refusal in zip(checked, refusals, strict=True) if refusal}
+    for (index, _fields), refusal in zip(checked, refusals, strict=True):
+        if refusal:
+            results[index] = BatchItemResult(errors={"to": [refusal]})
+    return [(index, fields) for index, fields in cleaned if index not in refused]
+
+
 def _template_fields(organization: Organization, template: Mapping[str, Any], *, body: str,
                      attachments: list) -> dict[str, Any]:
     """A template send's row fields: the template, its variables, its category (which prices
@@ -176,7 +202,8 @@ def send_message(
     stored message is returned as it is and nothing new is scheduled. ``tags`` are what the
     channel's routing-policy rules match (docs/POLICIES.md). Raises
     ``ValidationError`` (field → messages) for a bad channel, recipient or content, and
-    ``QueueFull`` when the organization's queue is at its depth limit. ``template``
+    ``QueueFull`` when the organization's queue is at its depth limit, and
+    ``OutsideServiceWindow`` for free text that no integration could deliver now. ``template``
     (``{"name", "language", "variables"}``) sends one of the organization's templates instead
     of ``body`` (docs/MESSAGING.md).
     """
@@ -184,6 +211,7 @@ def send_message(
                             reference=reference, idempotency_key=idempotency_key, tags=tags,
                             organization=organization, template=template)
     key = fields.pop("idempotency_key")
+    _check_window(organization, key, fields)
     return _store_and_schedule(
         Message, DELIVER_MESSAGE_TASK, organization=organization, key=key,
         created_by=_user_or_none(actor), **fields,
@@ -288,6 +316,7 @@ def send_messages(*, organization: Organization, items: Sequence[Mapping[str, An
             )))
         except ValidationError as exc:
             results[index] = BatchItemResult(errors=exc.message_dict)
+    cleaned = _check_windows_of_batch(organization, cleaned, results)
     created_by = _user_or_none(actor)
     with transaction.atomic():
         keys = {fields["idempotency_key"] for _, fields in cleaned if fields["idempotency_key"] is not None}

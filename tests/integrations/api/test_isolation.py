@@ -180,6 +180,8 @@ CASES: dict[tuple[str, str], Case] = {
         "foreign", kwargs=lambda b: {"pk": b.template.pk}, body=lambda b: {"integration": str(b.whatsapp_primary.pk)}
     ),
     ("api:template-import", "POST"): Case("foreign", body=lambda b: {"integration": str(b.whatsapp_primary.pk)}),
+    ("api:template-window-fallback", "POST"): Case("foreign", kwargs=lambda b: {"pk": b.template.pk}, body=lambda b: {"enabled": True}),
+    ("api:service-window-list", "GET"): Case("scoped"),
 }
 
 ENDPOINTS = sorted(discover_api_endpoints())
