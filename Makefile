@@ -25,7 +25,7 @@ BENCH_ENV := DEBUG=false SECRET_KEY=bench-secret-key FIELD_ENCRYPTION_KEY=bench-
 	DATABASE_URL=$(BENCH_DATABASE_URL) REDIS_URL=$(BENCH_REDIS_URL) ALLOWED_HOSTS=127.0.0.1 CONN_MAX_AGE=60 \
 	SWITCHBOARD_SANDBOX=true PROVIDER_EGRESS_ALLOWLIST=127.0.0.1
 
-.PHONY: run manage test install messages services browser lint benchmark clean
+.PHONY: run manage test install messages services browser lint benchmark worker clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -64,6 +64,11 @@ test: services browser messages
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
+
+# The production Celery worker (scripts/worker: the same command docker-compose runs), against
+# DATABASE_URL and REDIS_URL from the environment.
+worker: messages
+	PYTHON=$(BIN)/python scripts/worker
 
 benchmark: services messages
 	$(BIN)/python scripts/ensure_database.py $(BENCH_DATABASE_URL)

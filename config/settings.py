@@ -270,7 +270,7 @@ DELIVERY_REQUEUE_AFTER = env.int("DELIVERY_REQUEUE_AFTER", default=300)
 # worker process, and how long a route's integration rows are kept in process (breaker counters
 # written by other workers are seen within this; route changes bump a version and are seen at once).
 DELIVERY_BATCH_SIZE = env.int("DELIVERY_BATCH_SIZE", default=50)
-DELIVERY_SEND_CONCURRENCY = env.int("DELIVERY_SEND_CONCURRENCY", default=32)
+DELIVERY_SEND_CONCURRENCY = env.int("DELIVERY_SEND_CONCURRENCY", default=64)
 DELIVERY_ROUTE_ROWS_MAX_AGE = env.float("DELIVERY_ROUTE_ROWS_MAX_AGE", default=1.0)
 # Back-pressure at intake: when an organization's waiting messages (queued or sending) would pass
 # this, new sends answer 429 with Retry-After (seconds). 0 = no limit. The count is kept in process

@@ -36,6 +36,7 @@ _last_warning_at: dict[str, float] = {}
 # (version, monotonic time loaded, rows). See route_integrations.
 _rows_lock = threading.Lock()
 _rows_by_route: dict[tuple[str, str], tuple[str, float, list[OrganizationIntegration]]] = {}
+_miss_locks: dict[str, threading.Lock] = {}
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,27 @@ def resolve(*, organization_id, channel: str) -> Route:
         metrics.route_looked_up(result="hit")
         return Route(tuple(UUID(i) for i in entry["ids"]), version=version, from_cache=True)
 
+    # One thread per process computes a missing route; the others (a batch's send threads all
+    # miss together after a switch) wait for it and read what it stored.
+    with _miss_lock(rkey):
+        return _resolve_miss(organization_id, channel, rkey, vkey, version)
+
+
+def _miss_lock(key: str) -> threading.Lock:
+    with _rows_lock:
+        return _miss_locks.setdefault(key, threading.Lock())
+
+
+def _resolve_miss(organization_id, channel: str, rkey: str, vkey: str, version) -> Route:
+    if version is not None:
+        try:
+            cached = cache.get_many([rkey, vkey])
+        except Exception:
+            cached = {}
+        entry = cached.get(rkey)
+        if cached.get(vkey) == version and entry is not None and entry.get("version") == version:
+            metrics.route_looked_up(result="hit")
+            return Route(tuple(UUID(i) for i in entry["ids"]), version=version, from_cache=True)
     try:
         if version is None:
             # add() keeps a version another worker set meanwhile; read back whichever won.
@@ -136,9 +158,14 @@ def route_integrations(*, organization, channel: str) -> list[OrganizationIntegr
         kept = _rows_by_route.get(key)
     if kept is not None and kept[0] == route.version and now - kept[1] < max_age:
         return list(kept[2])
-    rows = integrations_in_order(organization=organization, ids=route.integration_ids)
-    with _rows_lock:
-        _rows_by_route[key] = (route.version, now, rows)
+    with _miss_lock(f"rows:{key}"):  # one thread reads the rows, the others wait and reuse them
+        with _rows_lock:
+            kept = _rows_by_route.get(key)
+        if kept is not None and kept[0] == route.version and now - kept[1] < max_age:
+            return list(kept[2])
+        rows = integrations_in_order(organization=organization, ids=route.integration_ids)
+        with _rows_lock:
+            _rows_by_route[key] = (route.version, time.monotonic(), rows)
     return list(rows)
 
 

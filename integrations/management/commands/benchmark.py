@@ -9,7 +9,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import connection
 
-from integrations.benchmarking import scenarios
+from integrations.benchmarking import api_e2e, api_load, scenarios
 
 
 class Command(BaseCommand):
@@ -19,17 +19,22 @@ class Command(BaseCommand):
         parser.add_argument("--quick", action="store_true", help="Fewer repetitions (CI): figures are printed, not judged.")
         parser.add_argument("--json", dest="json_path", default="benchmark.json", help="Where to write the JSON results.")
         parser.add_argument("--only", action="append", default=[], help="Run only sections whose name contains this.")
+        parser.add_argument("--e2e-messages", type=int, default=None,
+                            help="Messages per end-to-end run (default 500 with --quick, else 6000).")
 
-    def handle(self, *args, quick, json_path, only, **options):
+    def handle(self, *args, quick, json_path, only, e2e_messages, **options):
         reps = 300 if quick else 5000
+        e2e = e2e_messages or (500 if quick else 6000)
         log_dir = Path(tempfile.mkdtemp(prefix="switchboard-bench-"))
         plan = [
             ("route", lambda: scenarios.route_resolution(repetitions=reps)),
             ("overhead", lambda: scenarios.abstraction_overhead(repetitions=200 if quick else 2000)),
             ("switch", lambda: scenarios.switch_latency(repetitions=50 if quick else 500)),
             ("storm", lambda: scenarios.switch_storm(threads=8 if quick else 32, switches_per_thread=10 if quick else 50)),
-            ("e2e", lambda: scenarios.end_to_end(messages=400 if quick else 3000, log_dir=log_dir)),
-            ("api", lambda: scenarios.api_load(seconds=3 if quick else 10, clients=16, log_dir=log_dir)),
+            # Through the HTTP API with the shipped worker, at zero and at real provider latency.
+            ("e2e-0ms", lambda: api_e2e.end_to_end_api(messages=e2e, latency_ms=0, log_dir=log_dir)),
+            ("e2e-200ms", lambda: api_e2e.end_to_end_api(messages=e2e, latency_ms=200, log_dir=log_dir)),
+            ("api", lambda: api_load.api_load(seconds=3 if quick else 10, clients=16, log_dir=log_dir)),
         ]
         rows = []
         for name, run in plan:

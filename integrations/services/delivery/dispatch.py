@@ -179,6 +179,9 @@ def deliver_claimed(kind: Kind, row: Any, *, in_doubt: bool, claimed_lease: date
     channel = Channel.VOIP if kind is CALL else row.channel
     routed_at = timezone.now()
     route = route_for_delivery(organization=row.organization, channel=channel, contact=row.to, tags=getattr(row, "tags", ()))
+    # The route is what was committed at some moment between routed_at and routed_until (a busy
+    # worker can take a while to resolve it); both are recorded on every attempt of this round.
+    routed_until = timezone.now()
     plan = content.send_plan(row) if kind is MESSAGE else None
     route, unavailable = content.route_for(plan, route)
     if unavailable:
@@ -190,7 +193,7 @@ def deliver_claimed(kind: Kind, row: Any, *, in_doubt: bool, claimed_lease: date
     last_code = ""
 
     if not route:
-        attempts.append(attempt_entry(None, OUTCOME_NO_ROUTE, routed_at=routed_at, round_number=round_number, started=now,
+        attempts.append(attempt_entry(None, OUTCOME_NO_ROUTE, routed_at=routed_at, routed_until=routed_until, round_number=round_number, started=now,
                                  error=f"No active {channel} integration."))
         retryable_reasons.append(f"no active {channel} integration")
         last_code = OUTCOME_NO_ROUTE
@@ -198,14 +201,14 @@ def deliver_claimed(kind: Kind, row: Any, *, in_doubt: bool, claimed_lease: date
     for integration in route:
         started = timezone.now()
         if not breaker.breaker_allows(integration=integration, now=started):
-            attempts.append(attempt_entry(integration, OUTCOME_SKIPPED, routed_at=routed_at, round_number=round_number, started=started))
+            attempts.append(attempt_entry(integration, OUTCOME_SKIPPED, routed_at=routed_at, routed_until=routed_until, round_number=round_number, started=started))
             retryable_reasons.append(f"{integration.display_name}: circuit breaker open")
             last_code = last_code or OUTCOME_SKIPPED
             continue
         try:
             provider_id, result = _send(kind, integration, content.outbound_for(plan, outbound, integration))
         except ProviderUnavailable as exc:
-            attempts.append(attempt_entry(integration, OUTCOME_UNAVAILABLE, routed_at=routed_at, round_number=round_number, started=started,
+            attempts.append(attempt_entry(integration, OUTCOME_UNAVAILABLE, routed_at=routed_at, routed_until=routed_until, round_number=round_number, started=started,
                                      latency_ms=elapsed_ms(started), error=exc))
             retryable_reasons.append(f"{integration.display_name}: {exc}")
             last_code = exc.code or "unavailable"
@@ -213,7 +216,7 @@ def deliver_claimed(kind: Kind, row: Any, *, in_doubt: bool, claimed_lease: date
             continue
         except (ProviderRejected, ProviderConfigurationError) as exc:
             fail_over = getattr(exc, "fail_over", True)
-            attempts.append(attempt_entry(integration, OUTCOME_REJECTED, routed_at=routed_at, round_number=round_number, started=started,
+            attempts.append(attempt_entry(integration, OUTCOME_REJECTED, routed_at=routed_at, routed_until=routed_until, round_number=round_number, started=started,
                                      latency_ms=elapsed_ms(started), error=exc))
             last_code = exc.code or "rejected"
             if not fail_over:
@@ -226,7 +229,7 @@ def deliver_claimed(kind: Kind, row: Any, *, in_doubt: bool, claimed_lease: date
             # An adapter raising the root class has not said whether retrying helps; its
             # ``retryable`` flag decides, and either way another provider may succeed.
             outcome = OUTCOME_UNAVAILABLE if exc.retryable else OUTCOME_REJECTED
-            attempts.append(attempt_entry(integration, outcome, routed_at=routed_at, round_number=round_number, started=started,
+            attempts.append(attempt_entry(integration, outcome, routed_at=routed_at, routed_until=routed_until, round_number=round_number, started=started,
                                      latency_ms=elapsed_ms(started), error=exc))
             (retryable_reasons if exc.retryable else final_reasons).append(f"{integration.display_name}: {exc}")
             last_code = exc.code or type(exc).__name__
@@ -234,7 +237,7 @@ def deliver_claimed(kind: Kind, row: Any, *, in_doubt: bool, claimed_lease: date
         except Exception as exc:
             # A bug in an adapter is that provider's outage, not a reason to lose the message.
             logger.exception("Adapter %s raised unexpectedly", integration.provider_name)
-            attempts.append(attempt_entry(integration, OUTCOME_UNAVAILABLE, routed_at=routed_at, round_number=round_number, started=started,
+            attempts.append(attempt_entry(integration, OUTCOME_UNAVAILABLE, routed_at=routed_at, routed_until=routed_until, round_number=round_number, started=started,
                                      latency_ms=elapsed_ms(started), error=f"internal error ({type(exc).__name__})"))
             retryable_reasons.append(f"{integration.display_name}: internal error ({type(exc).__name__})")
             last_code = "adapter_error"
@@ -244,7 +247,7 @@ def deliver_claimed(kind: Kind, row: Any, *, in_doubt: bool, claimed_lease: date
         # The provider accepted it: from here on nothing may raise before ``sent`` is stored,
         # or the row stays ``sending`` and a sweep sends it again (tests/security).
         try:
-            attempts.append(attempt_entry(integration, OUTCOME_SENT, routed_at=routed_at, round_number=round_number,
+            attempts.append(attempt_entry(integration, OUTCOME_SENT, routed_at=routed_at, routed_until=routed_until, round_number=round_number,
                                           started=started, latency_ms=result_latency(result)))
         except Exception:
             logger.exception("Could not describe the send of %s through %s", row.pk, integration.pk)

@@ -4,6 +4,7 @@ overwrites what another recorded."""
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -11,7 +12,8 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
@@ -103,11 +105,13 @@ def result_latency(result: Any) -> int | None:
 
 def attempt_entry(integration: OrganizationIntegration | None, outcome: str, *, round_number: int,
              started: datetime, latency_ms: int | None = None, error: ProviderError | str | None = None,
-             routed_at: datetime | None = None) -> dict:
+             routed_at: datetime | None = None, routed_until: datetime | None = None) -> dict:
     entry = {
         "at": started.isoformat(),
-        # When this round resolved its route: a switch committed before it is what it used.
+        # When this round resolved its route (started, finished): what it used was committed at
+        # some moment in between.
         "routed_at": routed_at.isoformat() if routed_at else None,
+        "routed_until": routed_until.isoformat() if routed_until else None,
         "round": round_number,
         "integration": str(integration.pk) if integration else None,
         "provider": integration.provider_name if integration else "",
@@ -193,8 +197,10 @@ class SentRecord:
     attempts: list
 
 
-def _bulk_sent(kind: Kind, records: list[SentRecord], claimed_lease, *, now, with_details: bool) -> int:
-    objects, names = [], None
+def _bulk_sent(kind: Kind, records: list[SentRecord], claimed_lease, *, now, with_details: bool,
+               single_statement: bool) -> set:
+    """Write the rows; returns the ids written."""
+    rows = []
     for record in records:
         fields = _sent_outcome(kind, integration=record.integration, provider_id=record.provider_id, now=now)
         if with_details:
@@ -202,35 +208,87 @@ def _bulk_sent(kind: Kind, records: list[SentRecord], claimed_lease, *, now, wit
                                         attempts=record.attempts))
         else:
             fields["cost_source"] = COST_UNPRICED
-        obj = kind.model(pk=record.row.pk)
+        rows.append((record.row.pk, fields))
+    if single_statement:
+        return _update_from_arrays(kind, rows, claimed_lease)
+    objects = []
+    for pk, fields in rows:
+        obj = kind.model(pk=pk)
         for name, value in fields.items():
             setattr(obj, name, value)
         objects.append(obj)
-        names = names or list(fields)
     # One UPDATE (a CASE per column) over rows still ``sending`` under this batch's lease.
     claimed = kind.model.objects.filter(status=kind.sending, lease_expires_at=claimed_lease)
-    return claimed.bulk_update(objects, names)
+    claimed.bulk_update(objects, list(rows[0][1]))
+    ids = [pk for pk, _ in rows]
+    return set(kind.model.objects.filter(pk__in=ids, status=kind.sent, **{kind.sent_at_field: now})
+               .values_list("pk", flat=True))
 
 
-def record_sent_many(kind: Kind, records: list[SentRecord], *, claimed_lease) -> int:
+# The columns that differ from row to row, and their PostgreSQL array types.
+_PER_ROW = {"integration": "uuid", "provider_name": "text", "cost": "numeric", "currency": "text",
+            "cost_source": "text", "latency_ms": "integer", "attempts": "jsonb"}
+
+
+def _update_from_arrays(kind: Kind, rows: list[tuple[Any, dict]], claimed_lease) -> set:
+    """PostgreSQL: ``UPDATE … FROM unnest(one array per column) … RETURNING id``, the same values
+    the ORM would write, at a fraction of the ORM's cost of building a CASE per row and column."""
+    model, quote = kind.model, connection.ops.quote_name
+    table = quote(model._meta.db_table)
+    per_row = {**_PER_ROW, kind.provider_id_field: "text"}
+    present = [name for name in per_row if name in rows[0][1]]
+    arrays: list[list] = [[str(pk) for pk, _ in rows]]
+    for name in present:
+        if name == "integration":
+            arrays.append([str(fields[name].pk) for _, fields in rows])
+        elif name == "attempts":
+            arrays.append([json.dumps(fields[name], cls=DjangoJSONEncoder) for _, fields in rows])
+        else:
+            arrays.append([fields[name] for _, fields in rows])
+    constants = {name: value for name, value in rows[0][1].items() if name not in per_row}
+    assignments, params = [], []
+    for name in present:
+        column = model._meta.get_field(name).column
+        assignments.append(f"{quote(column)} = v.{quote(column)}")
+    for name, value in constants.items():
+        assignments.append(f"{quote(model._meta.get_field(name).column)} = %s")
+        params.append(value)
+    columns = ["id", *(model._meta.get_field(name).column for name in present)]
+    types = ["uuid", *(per_row[name] if per_row[name] != "jsonb" else "text" for name in present)]
+    unnest = ", ".join(f"%s::{t}[]" for t in types)
+    casts = ", ".join(f"v.{quote(c)}" if per_row.get(n) != "jsonb" else f"v.{quote(c)}::jsonb"
+                      for c, n in zip(columns, ["id", *present], strict=True))
+    sql = (
+        f"UPDATE {table} SET {', '.join(assignments)} "
+        f"FROM (SELECT {casts} FROM unnest({unnest}) AS v({', '.join(quote(c) for c in columns)})) AS v "
+        f"WHERE {table}.id = v.id AND {table}.status = %s AND {table}.lease_expires_at = %s "
+        f"RETURNING {table}.id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, *arrays, kind.sending, claimed_lease])
+        return {row[0] for row in cursor.fetchall()}
+
+
+def record_sent_many(kind: Kind, records: list[SentRecord], *, claimed_lease, single_statement: bool | None = None) -> int:
     """``record_sent`` for many rows claimed with one lease, in one statement: only rows still
     ``sending`` under that lease are written, and when the details cannot be written the outcome
     is written alone. Returns how many rows were written."""
     if not records:
         return 0
     now = timezone.now()
+    if single_statement is None:
+        single_statement = connection.vendor == "postgresql"
     try:
         with transaction.atomic():  # a savepoint: a refused detail must not spoil the outcome
-            updated = _bulk_sent(kind, records, claimed_lease, now=now, with_details=True)
+            written = _bulk_sent(kind, records, claimed_lease, now=now, with_details=True,
+                                 single_statement=single_statement)
     except Exception:
         logger.exception("Could not store the details of %s sent %s; storing the outcomes alone",
                          len(records), kind.model._meta.verbose_name_plural)
-        updated = _bulk_sent(kind, records, claimed_lease, now=now, with_details=False)
-    lost: set = set()
-    if updated != len(records):
-        ids = [record.row.pk for record in records]
-        lost = set(kind.model.objects.filter(pk__in=ids).exclude(status=kind.sent, **{kind.sent_at_field: now})
-                   .values_list("pk", flat=True))
+        written = _bulk_sent(kind, records, claimed_lease, now=now, with_details=False,
+                             single_statement=single_statement)
+    lost = {record.row.pk for record in records} - written
+    if lost:
         for record in records:
             if record.row.pk in lost:
                 logger.error(
@@ -243,7 +301,7 @@ def record_sent_many(kind: Kind, records: list[SentRecord], *, claimed_lease) ->
                                       attempts=record.attempts, written=record.row.pk not in lost)
         except Exception:
             logger.exception("Could not count the delivery of %s %s", kind.model.__name__, record.row.pk)
-    return updated
+    return len(written)
 
 
 def record_failed(kind: Kind, row: Any, *, attempts, reason: str, code: str, claimed_lease, notify: bool = True) -> None:

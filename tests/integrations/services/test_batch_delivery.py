@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.db import connection
@@ -131,16 +132,22 @@ def test_fail_over_and_deferral_inside_a_batch_close_their_connections(organizat
 
 
 @pytest.mark.django_db
-def test_sent_is_not_written_over_a_lease_another_worker_took(organization, caplog):
+@pytest.mark.parametrize("single_statement", [True, False], ids=["one statement", "portable ORM"])
+def test_sent_is_written_for_many_rows_but_never_over_a_lease_another_worker_took(organization, caplog, single_statement):
     integration = make_integration(organization=organization)
     mine, taken = queued(organization, 2)
     claimed, lease = claim.claim_rows(MESSAGE, [mine.pk, taken.pk], timezone.now())
     # Our lease expired and another worker claimed `taken` again.
     Message.objects.filter(pk=taken.pk).update(lease_expires_at=lease + timedelta(minutes=5))
-    records = [SentRecord(row=row, integration=integration, provider_id=f"p-{row.pk}", result=None, attempts=[])
+    attempts = [{"outcome": "sent", "round": 1, "latency_ms": 12}]
+    records = [SentRecord(row=row, integration=integration, provider_id=f"p-{row.pk}", result=None, attempts=attempts)
                for row, _ in claimed]
-    assert record_sent_many(MESSAGE, records, claimed_lease=lease) == 1
-    assert Message.objects.get(pk=mine.pk).status == "sent"
+    assert record_sent_many(MESSAGE, records, claimed_lease=lease, single_statement=single_statement) == 1
+    written = Message.objects.get(pk=mine.pk)
+    assert (written.status, written.integration_id, written.provider_message_id) == ("sent", integration.pk, f"p-{mine.pk}")
+    assert (written.cost, written.currency, written.cost_source) == (Decimal("0.005"), "USD", "catalog")
+    assert written.attempts == attempts and written.lease_expires_at is None and written.sent_at is not None
+    assert written.provider_name == "sandbox_whatsapp" and written.latency_ms is None
     assert Message.objects.get(pk=taken.pk).status == "sending"
     assert "was lost" in caplog.text and str(taken.pk) in caplog.text
 
