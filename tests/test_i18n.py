@@ -31,6 +31,10 @@ def test_every_message_has_a_brazilian_portuguese_translation_with_the_same_plac
     assert not catalog.fuzzy_entries(), [e.msgid for e in catalog.fuzzy_entries()]
     assert not catalog.untranslated_entries(), [e.msgid for e in catalog.untranslated_entries()]
     for entry in catalog:
+        if entry.msgid_plural:  # each plural form keeps the placeholders of the English plural
+            for form in entry.msgstr_plural.values():
+                assert sorted(PLACEHOLDER.findall(entry.msgid_plural)) == sorted(PLACEHOLDER.findall(form)), entry.msgid
+            continue
         assert sorted(PLACEHOLDER.findall(entry.msgid)) == sorted(PLACEHOLDER.findall(entry.msgstr)), entry.msgid
 
 

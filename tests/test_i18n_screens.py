@@ -228,3 +228,39 @@ def test_the_wizards_first_step_is_portuguese(portuguese_admin, organization):
                                    "Escolha o novo provedor de WhatsApp", "provedor atual", "Próximo passo", "Cancelar"],
                       sources=WIZARD)
     assert 'aria-label="Etapas da migração"' in html
+
+
+COSTS = NAVIGATION + ("templates/admin/providers/costs.html", "integrations/views/costs.py",
+                      "integrations/views/charts.py", "integrations/services/costs/options.py")
+
+
+@pytest.mark.django_db
+def test_the_cost_page_is_portuguese(portuguese_admin, organization):
+    from tests.integrations.analytics_fixtures import current_month_traffic, register_test_providers
+
+    register_test_providers()
+    a = make_integration(organization=organization, provider_name="test_wa_official", display_name="Official A")
+    b = make_integration(organization=organization, provider_name="test_wa_unofficial", display_name="Cheap B")
+    current_month_traffic(organization, a, b, marketing=10, uncategorised=20)
+    page = "/admin/providers/costs/"
+
+    def get(**query) -> str:
+        html = portuguese_admin.get(page, query).content.decode()
+        # Not yet translated: the recommendations' sentences (services/costs/recommendations.py)
+        # and the sidebar's model names.
+        html = re.sub(r'<ul class="pc-recs">.*?</ul>', "", html, flags=re.S)
+        return re.sub(r'<nav class="sticky" id="nav-sidebar".*?</nav>', "", html, flags=re.S)
+
+    html = get()
+    assert_portuguese(html, shows=["Análise e otimização de custos", "Escolha a organização e o período", "Meses",
+                                   "Baixar CSV", "Comparação mensal", "Configuração atual", "/mês", "mensagens",
+                                   "Recomendações", "Tendência (últimos 6 meses)", "Tabela mensal", "Mês",
+                                   "Unidades", "Confiabilidade dos provedores", "Calculadora", "Utilidade %",
+                                   "Volume mensal (mensagens ou minutos)", "Como estes números são calculados",
+                                   "Volume e custo de WhatsApp por provedor, mês a mês", "Custo (USD)"],
+                      sources=COSTS)
+    assert re.search(r"US\$\xa0\d+,\d\d/mês", html)  # money in the reader's way
+
+    html = get(calc_channel="whatsapp", calc_volume="1000", mix_marketing="50", mix_service="50")
+    assert_portuguese(html, shows=["Estimativa para 1.000 mensagens por mês", "Ponto de equilíbrio com o seu principal, Official A",
+                                   "Este é o seu principal."], sources=COSTS)

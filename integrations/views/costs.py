@@ -16,6 +16,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET
 
 from integrations.models import Channel, Organization
@@ -30,22 +31,30 @@ from integrations.services.costs.estimate import cost_estimate
 from integrations.services.costs.figures import Comparison, Window
 from integrations.services.costs.options import DEFINITIONS
 from integrations.views.charts import trend_svg
-from providers.pricing import MESSAGE_CATEGORIES, display_money
+from providers.pricing import MESSAGE_CATEGORIES, UNIT_MINUTE, display_money
 
 MONTH_CHOICES = (3, 6, 12)
+# WhatsApp's pricing categories, as Meta names them in each language.
+CATEGORY_WORDS = {
+    "marketing": gettext_lazy("Marketing"),
+    "utility": gettext_lazy("Utility"),
+    "authentication": gettext_lazy("Authentication"),
+    "service": gettext_lazy("Service"),
+}
 
 
 class EstimateForm(forms.Form):
-    calc_channel = forms.ChoiceField(label="Channel", choices=Channel.choices)
-    calc_volume = forms.DecimalField(label="Monthly volume (messages or minutes)", min_value=0,
+    calc_channel = forms.ChoiceField(label=gettext_lazy("Channel"), choices=Channel.choices)
+    calc_volume = forms.DecimalField(label=gettext_lazy("Monthly volume (messages or minutes)"), min_value=0,
                                      max_digits=14, decimal_places=2)
-    calc_call_seconds = forms.IntegerField(label="Average call length (s, VoIP)", min_value=1, required=False)
+    calc_call_seconds = forms.IntegerField(label=gettext_lazy("Average call length (s, VoIP)"), min_value=1,
+                                           required=False)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         for category in MESSAGE_CATEGORIES:
             self.fields[f"mix_{category}"] = forms.DecimalField(
-                label=f"{category.title()} %", min_value=0, max_digits=7, decimal_places=2, required=False
+                label=f"{CATEGORY_WORDS.get(category, category.title())} %", min_value=0, max_digits=7, decimal_places=2, required=False
             )
 
     def mix(self) -> dict[str, Decimal]:
@@ -55,13 +64,13 @@ class EstimateForm(forms.Form):
 def _organization(request: HttpRequest) -> tuple[Organization, list[Organization]]:
     organizations = list(administered_organizations(request.user))
     if not organizations:
-        raise Http404("You do not administer any organization.")
+        raise Http404(_("You do not administer any organization."))
     slug = request.GET.get("org")
     if not slug:
         return organizations[0], organizations
     chosen = next((o for o in organizations if o.slug == slug), None)
     if chosen is None:
-        raise Http404("No such organization among the ones you administer.")
+        raise Http404(_("No such organization among the ones you administer."))
     return chosen, organizations
 
 
@@ -85,6 +94,7 @@ def _channel_context(comparison: Comparison) -> dict:
         "comparison": comparison,
         "label": Channel(comparison.channel).label,
         "json": as_json,
+        "units_decimals": 2 if comparison.unit == UNIT_MINUTE else 0,
         "latest": None if latest is None else {
             "window": latest,
             "actual": display_money(latest.actual_total),
@@ -129,7 +139,7 @@ def cost_page(request: HttpRequest) -> HttpResponse:
     summary = month_summary(organization=organization)
     context = {
         **admin.site.each_context(request),
-        "title": "Cost analytics & optimization",
+        "title": _("Cost analytics & optimization"),
         "organization": organization,
         "organizations": organizations,
         "months": months,

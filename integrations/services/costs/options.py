@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
+from django.utils.translation import gettext_lazy
 
 from integrations.models import Organization, OrganizationIntegration
 from integrations.selectors.integrations import integration_list
@@ -31,20 +32,34 @@ DEFAULT_RULES = {
 }
 
 DEFINITIONS = {
-    "units": "WhatsApp: outbound messages the provider accepted (sent, delivered or read). "
-    "VoIP: billed minutes of completed outbound calls, each call rounded up to its provider's billing increment.",
-    "actual_cost": "Per billable row: the price the provider reported (cost_source = provider) when there is one, "
-    "else the catalog price stored at send time, else the integration's current price model at its first-tier "
-    "rate; plus each integration's monthly fee in every month it carried billable traffic.",
-    "alternative_cost": "What the channel's whole usage of the month (same messages by category, same call "
-    "durations) would have cost on that option's price model: monthly fee + category prices + graduated tiers. "
-    "A month without billable traffic costs nothing on any option.",
-    "cheapest": "The option with the lowest alternative cost.",
-    "reference": "The single configured integration whose price model would have cost the most for the whole "
-    "period's usage; the same reference is used for every month, so monthly savings add up to the total.",
-    "savings": "Reference cost minus actual cost. savings_percent = savings / reference cost × 100.",
-    "rounding": "Amounts are kept exact and rounded once, for display, half up to the cent; a total is the rounded "
-    "sum of exact monthly values, so it may differ by a cent from the sum of the rounded months.",
+    "units": gettext_lazy(
+        "WhatsApp: outbound messages the provider accepted (sent, delivered or read). "
+        "VoIP: billed minutes of completed outbound calls, each call rounded up to its provider's billing increment."
+    ),
+    "actual_cost": gettext_lazy(
+        "Per billable row: the price the provider reported (cost_source = provider) when there is one, "
+        "else the catalog price stored at send time, else the integration's current price model at its first-tier "
+        "rate; plus each integration's monthly fee in every month it carried billable traffic."
+    ),
+    "alternative_cost": gettext_lazy(
+        "What the channel's whole usage of the month (same messages by category, same call "
+        "durations) would have cost on that option's price model: monthly fee + category prices + graduated tiers. "
+        "A month without billable traffic costs nothing on any option."
+    ),
+    "cheapest": gettext_lazy(
+        "The option with the lowest alternative cost."
+    ),
+    "reference": gettext_lazy(
+        "The single configured integration whose price model would have cost the most for the whole "
+        "period's usage; the same reference is used for every month, so monthly savings add up to the total."
+    ),
+    "savings": gettext_lazy(
+        "Reference cost minus actual cost. savings_percent = savings / reference cost × 100."
+    ),
+    "rounding": gettext_lazy(
+        "Amounts are kept exact and rounded once, for display, half up to the cent; a total is the rounded "
+        "sum of exact monthly values, so it may differ by a cent from the sum of the rounded months."
+    ),
 }
 
 
