@@ -246,9 +246,7 @@ def test_the_cost_page_is_portuguese(portuguese_admin, organization):
 
     def get(**query) -> str:
         html = portuguese_admin.get(page, query).content.decode()
-        # Not yet translated: the recommendations' sentences (services/costs/recommendations.py)
-        # and the sidebar's model names.
-        html = re.sub(r'<ul class="pc-recs">.*?</ul>', "", html, flags=re.S)
+        # Not yet translated: the sidebar's model names.
         return re.sub(r'<nav class="sticky" id="nav-sidebar".*?</nav>', "", html, flags=re.S)
 
     html = get()
@@ -258,8 +256,10 @@ def test_the_cost_page_is_portuguese(portuguese_admin, organization):
                                    "Unidades", "Confiabilidade dos provedores", "Calculadora", "Utilidade %",
                                    "Volume mensal (mensagens ou minutos)", "Como estes números são calculados",
                                    "Volume e custo de WhatsApp por provedor, mês a mês", "Custo (USD)"],
-                      sources=COSTS)
+                      sources=COSTS + ("integrations/services/costs/recommendations.py",))
     assert re.search(r"US\$\xa0\d+,\d\d/mês", html)  # money in the reader's way
+    assert "Cheap B não é oficial e levou 66,67 % do tráfego" in html
+    assert "Levou 20 mensagens de 30 mensagens neste período (alerta acima de 25,00 %)" in html
 
     html = get(calc_channel="whatsapp", calc_volume="1000", mix_marketing="50", mix_service="50")
     assert_portuguese(html, shows=["Estimativa para 1.000 mensagens por mês", "Ponto de equilíbrio com o seu principal, Official A",

@@ -5,6 +5,10 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from babel.numbers import format_currency, format_decimal
+from django.utils.translation import get_language, ngettext, to_locale
+from django.utils.translation import gettext as _
+
 from integrations.models import Channel
 from integrations.services.costs.figures import Comparison, Recommendation
 from providers.pricing import UNIT_MINUTE, break_even, display_money, normalise_mix
@@ -13,17 +17,26 @@ HUNDRED = Decimal("100")
 
 
 
+def _locale() -> str:
+    return to_locale(get_language() or "en")
+
+
 def money_text(amount: Decimal | None) -> str:
-    return "n/a" if amount is None else f"${display_money(amount):,}"
+    """A dollar amount in the reader's language: ``$1,234.50`` / ``US$ 1.234,50``."""
+    return _("n/a") if amount is None else format_currency(display_money(amount), "USD", locale=_locale())
 
 
 def _percent(fraction: Decimal | None) -> str:
-    return "n/a" if fraction is None else f"{display_money(fraction * HUNDRED)} %"
+    if fraction is None:
+        return _("n/a")
+    return f"{format_decimal(display_money(fraction * HUNDRED), format='#,##0.00', locale=_locale())} %"
 
 
 def _units_text(comparison: Comparison, amount: Decimal) -> str:
-    unit = "minutes" if comparison.unit == UNIT_MINUTE else "messages"
-    return f"{display_money(amount):,} {unit}" if comparison.unit == UNIT_MINUTE else f"{amount:,.0f} {unit}"
+    if comparison.unit == UNIT_MINUTE:
+        return _("%(count)s minutes") % {"count": format_decimal(display_money(amount), format="#,##0.00", locale=_locale())}
+    count = format_decimal(amount, format="#,##0", locale=_locale())
+    return ngettext("%(count)s message", "%(count)s messages", round(amount)) % {"count": count}
 
 
 def observed_mix(comparison: Comparison) -> dict[str, Decimal]:
@@ -61,20 +74,23 @@ def recommendations_for(comparison: Comparison) -> list[Recommendation]:
         if usage and usage.attempts >= min_attempts and usage.success_rate is not None and usage.success_rate >= bar:
             reliable.append((total.option_costs[option.key], option.key, option, usage))
     if has_usage and reliable:
-        cost, _, best, usage = min(reliable, key=lambda item: (item[0], item[1]))
+        cost, _tie, best, usage = min(reliable, key=lambda item: (item[0], item[1]))
         if primary is not None and best.key != primary.key:
             primary_cost = total.option_costs[primary.key]
             found.append(
                 Recommendation(
                     kind="cheapest_reliable",
                     severity="suggestion",
-                    title=f"Save {money_text(primary_cost - cost)} by routing through {best.label}",
-                    reasoning=(
-                        f"For this period's usage, {best.label} would have cost {money_text(cost)} against "
-                        f"{money_text(primary_cost)} on the primary {primary.label}, and it delivered "
-                        f"{_percent(usage.success_rate)} of {usage.attempts} attempts (bar: {_percent(bar)}, "
-                        f"at least {min_attempts} attempts)."
-                    ),
+                    title=_("Save %(amount)s by routing through %(name)s")
+                    % {"amount": money_text(primary_cost - cost), "name": best.label},
+                    reasoning=_(
+                        "For this period's usage, %(name)s would have cost %(cost)s against %(primary_cost)s on the "
+                        "primary %(primary)s, and it delivered %(rate)s of %(attempts)s attempts (bar: %(bar)s, "
+                        "at least %(min_attempts)s attempts)."
+                    )
+                    % {"name": best.label, "cost": money_text(cost), "primary_cost": money_text(primary_cost),
+                       "primary": primary.label, "rate": _percent(usage.success_rate), "attempts": usage.attempts,
+                       "bar": _percent(bar), "min_attempts": min_attempts},
                     figures={"option": best.key, "cost": cost, "primary_cost": primary_cost,
                              "success_rate": usage.success_rate, "attempts": usage.attempts},
                 )
@@ -84,11 +100,13 @@ def recommendations_for(comparison: Comparison) -> list[Recommendation]:
                 Recommendation(
                     kind="cheapest_reliable",
                     severity="info",
-                    title=f"{best.label} is the cheapest provider that meets the reliability bar",
-                    reasoning=(
-                        f"{best.label} would cost {money_text(cost)} for this period's usage and delivered "
-                        f"{_percent(usage.success_rate)} of {usage.attempts} attempts (bar: {_percent(bar)})."
-                    ),
+                    title=_("%(name)s is the cheapest provider that meets the reliability bar") % {"name": best.label},
+                    reasoning=_(
+                        "%(name)s would cost %(cost)s for this period's usage and delivered %(rate)s of "
+                        "%(attempts)s attempts (bar: %(bar)s)."
+                    )
+                    % {"name": best.label, "cost": money_text(cost), "rate": _percent(usage.success_rate),
+                       "attempts": usage.attempts, "bar": _percent(bar)},
                     figures={"option": best.key, "cost": cost, "success_rate": usage.success_rate},
                 )
             )
@@ -97,11 +115,12 @@ def recommendations_for(comparison: Comparison) -> list[Recommendation]:
             Recommendation(
                 kind="cheapest_reliable",
                 severity="info",
-                title="No configured provider has shown the required reliability yet",
-                reasoning=(
-                    f"None of the configured providers delivered at least {_percent(bar)} of at least "
-                    f"{min_attempts} attempts in this period."
-                ),
+                title=_("No configured provider has shown the required reliability yet"),
+                reasoning=_(
+                    "None of the configured providers delivered at least %(bar)s of at least %(min_attempts)s "
+                    "attempts in this period."
+                )
+                % {"bar": _percent(bar), "min_attempts": min_attempts},
                 figures={"bar": bar, "min_attempts": min_attempts},
             )
         )
@@ -117,17 +136,17 @@ def recommendations_for(comparison: Comparison) -> list[Recommendation]:
                 continue
             for point in break_even(primary.model, option.model, mix=mix, average_call_seconds=seconds):
                 cheaper, dearer = (primary, option) if point.cheaper_above == "a" else (option, primary)
-                side = "above" if average_units > point.volume else "below"
+                above = average_units > point.volume
                 found.append(
                     Recommendation(
                         kind="break_even",
                         severity="info",
-                        title=f"{cheaper.label} is cheaper than {dearer.label} above {_units_text(comparison, point.volume)} a month",
-                        reasoning=(
-                            f"Both cost {money_text(point.cost)} at {_units_text(comparison, point.volume)} a month"
-                            + (" with this period's category mix" if mix else "")
-                            + (f" and calls of {seconds} s on average" if seconds else "")
-                            + f". Your average month ({_units_text(comparison, average_units)}) is {side} it."
+                        title=_("%(cheaper)s is cheaper than %(dearer)s above %(volume)s a month")
+                        % {"cheaper": cheaper.label, "dearer": dearer.label,
+                           "volume": _units_text(comparison, point.volume)},
+                        reasoning=_break_even_reasoning(
+                            cost=money_text(point.cost), volume=_units_text(comparison, point.volume), mix=bool(mix),
+                            seconds=seconds, average=_units_text(comparison, average_units), above=above,
                         ),
                         figures={"a": primary.key, "b": option.key, "volume": point.volume,
                                  "cheaper_above": cheaper.key, "cost": point.cost},
@@ -146,13 +165,16 @@ def recommendations_for(comparison: Comparison) -> list[Recommendation]:
                 Recommendation(
                     kind="unofficial_traffic",
                     severity="warning",
-                    title=f"{option.label} is unofficial and carried {_percent(share)} of the traffic",
-                    reasoning=(
-                        f"{option.label} ({option.provider_name}) is not an official API: the number can be "
-                        f"banned without notice. It carried {_units_text(comparison, usage.units)} of "
-                        f"{_units_text(comparison, channel_units)} this period (warning above {_percent(unofficial_bar)}); "
-                        "keep an official provider as fallback, or move customer-facing traffic to one."
-                    ),
+                    title=_("%(name)s is unofficial and carried %(share)s of the traffic")
+                    % {"name": option.label, "share": _percent(share)},
+                    reasoning=_(
+                        "%(name)s (%(provider)s) is not an official API: the number can be banned without notice. "
+                        "It carried %(units)s of %(total)s this period (warning above %(bar)s); keep an official "
+                        "provider as fallback, or move customer-facing traffic to one."
+                    )
+                    % {"name": option.label, "provider": option.provider_name,
+                       "units": _units_text(comparison, usage.units), "total": _units_text(comparison, channel_units),
+                       "bar": _percent(unofficial_bar)},
                     figures={"option": option.key, "share": share, "bar": unofficial_bar},
                 )
             )
@@ -166,12 +188,13 @@ def recommendations_for(comparison: Comparison) -> list[Recommendation]:
                 Recommendation(
                     kind="primary_not_cheapest",
                     severity="suggestion",
-                    title=f"The primary {primary.label} is not the cheapest healthy option",
-                    reasoning=(
-                        f"{cheapest.label} is active and healthy and would have cost "
-                        f"{money_text(total.option_costs[cheapest.key])} for this period's usage, against "
-                        f"{money_text(total.option_costs[primary.key])} on {primary.label}."
-                    ),
+                    title=_("The primary %(name)s is not the cheapest healthy option") % {"name": primary.label},
+                    reasoning=_(
+                        "%(name)s is active and healthy and would have cost %(cost)s for this period's usage, "
+                        "against %(primary_cost)s on %(primary)s."
+                    )
+                    % {"name": cheapest.label, "cost": money_text(total.option_costs[cheapest.key]),
+                       "primary_cost": money_text(total.option_costs[primary.key]), "primary": primary.label},
                     figures={"option": cheapest.key, "cost": total.option_costs[cheapest.key],
                              "primary_cost": total.option_costs[primary.key]},
                 )
@@ -179,3 +202,16 @@ def recommendations_for(comparison: Comparison) -> list[Recommendation]:
     return found
 
 
+def _break_even_reasoning(*, cost: str, volume: str, mix: bool, seconds: int | None, average: str, above: bool) -> str:
+    """"Both cost $x at n a month[ with this period's category mix][ and calls of s s on average].
+    Your average month (m) is above/below it." — whole sentences, so each language orders them."""
+    if mix:
+        both = _("Both cost %(cost)s at %(volume)s a month with this period's category mix.")
+    elif seconds:
+        both = _("Both cost %(cost)s at %(volume)s a month and calls of %(seconds)s s on average.")
+    else:
+        both = _("Both cost %(cost)s at %(volume)s a month.")
+    yours = (
+        _("Your average month (%(average)s) is above it.") if above else _("Your average month (%(average)s) is below it.")
+    )
+    return f"{both % {'cost': cost, 'volume': volume, 'seconds': seconds}} {yours % {'average': average}}"
