@@ -39,6 +39,9 @@ FEATURE_WORDS = {
     f.SIMULATED: gettext_lazy("simulated sending (nothing leaves this server)"),
 }
 
+# Not abilities but rules a provider applies; said as what they mean, not listed as features.
+RULE_FEATURES = frozenset({f.SERVICE_WINDOW, f.TEXT_FALLBACK})
+
 STABILITY_WORDS = {"high": gettext_lazy("high"), "medium": gettext_lazy("medium"), "low": gettext_lazy("low")}
 STABILITY_RANK = {"low": 0, "medium": 1, "high": 2}
 
@@ -80,8 +83,8 @@ def provider_differences(provider_class, current_class) -> list[str]:
         sentences.append(_("No 24-hour rule: free text reaches a contact at any time."))
     if f.TEXT_FALLBACK in gained:
         sentences.append(_("Templates and buttons arrive as plain text."))
-    gained -= {f.SERVICE_WINDOW, f.TEXT_FALLBACK}
-    lost -= {f.SERVICE_WINDOW, f.TEXT_FALLBACK}
+    gained -= RULE_FEATURES
+    lost -= RULE_FEATURES
     if gained:
         sentences.append(_("Adds %(features)s.") % {"features": feature_list(gained)})
     if lost:

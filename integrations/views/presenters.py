@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy
 
 from integrations.models import OrganizationIntegration, ProviderMigration
 from integrations.reports.wording import (
+    RULE_FEATURES,
     STABILITY_WORDS,
     feature_list,
     full_when,
@@ -211,7 +212,8 @@ def provider_options(channel: str, current: OrganizationIntegration | None, orga
                 "stability": str(provider_class.stability),
                 "stability_label": str(STABILITY_WORDS.get(str(provider_class.stability), provider_class.stability)),
                 "features": sorted(provider_class.features),
-                "features_text": feature_list(set(provider_class.features)),
+                # Rules (the 24-hour window, plain-text fallback) are said among the differences.
+                "features_text": feature_list(set(provider_class.features) - RULE_FEATURES),
                 "price": price_label(provider_class, priced_as(provider_class)),
                 "last_month_cost": last_month["costs"][provider_class.name] if last_month else None,
                 "differences": differences,

@@ -268,10 +268,15 @@ def migration_detail(request: HttpRequest, organization_slug: str, channel: str,
 def _audit_rows(migration) -> list[dict]:
     """The migration's audit trail with each change in words (ids behind "Show ids")."""
     names = {str(row.pk): row.display_name for row in (migration.source, migration.target) if row is not None}
-    return [
-        {"event": event, "change": audit_change(event.before, event.after, names=names), "raw": audit_raw(event)}
-        for event in migration_audit_events(migration=migration)
-    ]
+    rows, last_seen = [], {}
+    for event in migration_audit_events(migration=migration):
+        # An event that records only "after" is compared with the previous event of the same
+        # target, so each row says what changed rather than repeating the whole state.
+        before = event.before if event.before is not None else last_seen.get(event.target_id)
+        rows.append({"event": event, "change": audit_change(before, event.after, names=names), "raw": audit_raw(event)})
+        if event.after:
+            last_seen[event.target_id] = event.after
+    return rows
 
 
 @management_required

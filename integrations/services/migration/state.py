@@ -85,14 +85,19 @@ def created_integration_ids(migration: ProviderMigration) -> list[str]:
 
 
 def last_test_of(migration: ProviderMigration, integration_id: Any) -> dict | None:
-    """The latest connection test of ``integration_id`` in this migration, or None: a result
-    belongs to the integration it tested and is never shown for another."""
+    """The latest connection test of ``integration_id`` as it is configured now, or None: a
+    result belongs to the integration (and the configuration) it tested — never shown for
+    another integration, nor after the integration was configured again."""
     if integration_id is None:
         return None
     wanted = str(integration_id)
     for entry in reversed(migration.log or []):
-        if entry.get("step") == "test" and entry.get("integration") == wanted:
+        if entry.get("integration") != wanted:
+            continue
+        if entry.get("step") == "test":
             return entry
+        if entry.get("step") == "configured":
+            return None
     return None
 
 
