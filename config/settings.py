@@ -199,7 +199,7 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "integrations.api.errors.api_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "integrations.api.schema.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["integrations.api.parsers.BoundedJSONParser"],
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Switchboard API",

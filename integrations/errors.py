@@ -35,4 +35,12 @@ class OutsideServiceWindow(ServiceError):
     http_status = 422
 
 
-__all__ = ["NotFound", "OperationRefused", "OutsideServiceWindow", "ServiceError", "SwitchRefused", "ValidationError"]
+class IdempotencyKeyReused(ServiceError):
+    """An idempotency key sent again with a different request (the API answers 422)."""
+
+    code = "idempotency_key_reused"
+    http_status = 422
+
+
+__all__ = ["IdempotencyKeyReused", "NotFound", "OperationRefused", "OutsideServiceWindow", "ServiceError", "SwitchRefused",
+           "ValidationError"]

@@ -33,7 +33,8 @@ class IntegrationForm(ProviderSettingsForm):
     prefix_secret = "secret__"
 
     organization = forms.ModelChoiceField(queryset=Organization.objects.none())
-    priority = forms.IntegerField(required=False, help_text="Fallback order: higher goes first.")
+    priority = forms.IntegerField(required=False, min_value=-1_000_000, max_value=1_000_000,
+                                  help_text="Fallback order: higher goes first.")
     status = forms.ChoiceField(choices=OrganizationIntegration.Status.choices)
 
     field_order = ("organization", "display_name", "priority", "status")

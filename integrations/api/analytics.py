@@ -48,7 +48,7 @@ class EstimateRequestSerializer(serializers.Serializer):
         required=False,
         help_text="Message category → share (percentages or fractions; normalised), e.g. {\"marketing\": 30, \"utility\": 70}.",
     )
-    average_call_seconds = serializers.IntegerField(min_value=1, required=False,
+    average_call_seconds = serializers.IntegerField(min_value=1, max_value=86_400, required=False,
                                                     help_text="VoIP: average call length, to apply billing increments.")
 
 

@@ -23,8 +23,10 @@ IDEMPOTENCY_HEADER = "Idempotency-Key"
 
 _IDEMPOTENCY_PARAMETER = OpenApiParameter(
     IDEMPOTENCY_HEADER, OpenApiTypes.STR, OpenApiParameter.HEADER, required=False,
-    description="Repeat a request with the same key to get the first result back instead of a duplicate.",
+    description="Repeat a request with the same key to get the first result back instead of a duplicate; "
+                "the same key with a different request is refused (422 idempotency_key_reused).",
 )
+_KEY_REUSED = OpenApiResponse(description="idempotency_key_reused: this Idempotency-Key was used for a different request.")
 
 
 class BatchTooLarge(exceptions.APIException):
@@ -70,7 +72,8 @@ class MessageViewSet(_DeliveryViewSet):
     @extend_schema(
         request=s.MessageCreateSerializer,
         parameters=[_IDEMPOTENCY_PARAMETER],
-        responses={202: s.MessageSerializer, 200: OpenApiResponse(s.MessageSerializer, description="Idempotent replay.")},
+        responses={202: s.MessageSerializer, 200: OpenApiResponse(s.MessageSerializer, description="Idempotent replay."),
+                   422: _KEY_REUSED},
     )
     def create(self, request):
         serializer = s.MessageCreateSerializer(data=request.data)
@@ -162,7 +165,8 @@ class CallViewSet(_DeliveryViewSet):
     @extend_schema(
         request=s.CallCreateSerializer,
         parameters=[_IDEMPOTENCY_PARAMETER],
-        responses={202: s.CallSerializer, 200: OpenApiResponse(s.CallSerializer, description="Idempotent replay.")},
+        responses={202: s.CallSerializer, 200: OpenApiResponse(s.CallSerializer, description="Idempotent replay."),
+                   422: _KEY_REUSED},
     )
     def create(self, request):
         serializer = s.CallCreateSerializer(data=request.data)

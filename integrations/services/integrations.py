@@ -79,6 +79,21 @@ def _require_secrets_for_new_destination(provider_class, *, before: Mapping[str,
         })
 
 
+MAX_PRIORITY = 1_000_000
+
+
+def _clean_priority(priority: Any) -> int:
+    """A fallback priority the column holds (the API and the admin bound it the same way)."""
+    try:
+        value = int(priority)
+    except (TypeError, ValueError, OverflowError):
+        value = None
+    if value is None or not -MAX_PRIORITY <= value <= MAX_PRIORITY:
+        raise ValidationError({"priority": [_("Priority must be a whole number from %(low)s to %(high)s.")
+                                            % {"low": -MAX_PRIORITY, "high": MAX_PRIORITY}]})
+    return value
+
+
 def _after_commit_invalidate(integration: OrganizationIntegration) -> None:
     organization_id, channel = integration.organization_id, integration.channel
     transaction.on_commit(lambda: invalidate_route(organization_id=organization_id, channel=channel))
@@ -115,7 +130,9 @@ def integration_create(
             raise ValidationError({"display_name": [_("'%(name)s' is already used for another %(channel)s integration.")
                                                     % {"name": display_name, "channel": channel}]})
         if priority is None:
-            priority = min((row.priority for row in rows), default=100) - 10 if rows else 100
+            priority = max(min((row.priority for row in rows), default=100) - 10, -MAX_PRIORITY) if rows else 100
+        else:
+            priority = _clean_priority(priority)
         integration = OrganizationIntegration(
             organization=organization,
             channel=channel,
@@ -127,8 +144,18 @@ def integration_create(
             status=status,
             created_by=actor if getattr(actor, "pk", None) else None,
         )
-        integration.save()
-        promote_if_first_active(integration=integration, actor=actor)
+        try:
+            with transaction.atomic():  # a savepoint: a concurrent create may win the name or the primary
+                integration.save()
+                promote_if_first_active(integration=integration, actor=actor)
+        except IntegrityError as exc:
+            # The locks above cover the channel's existing rows; two creates on a channel with
+            # none (or one new name twice) meet only in the database's constraints.
+            if "display_name" in str(exc):
+                raise ValidationError({"display_name": [_("'%(name)s' is already used for another %(channel)s integration.")
+                                                        % {"name": display_name, "channel": channel}]}) from None
+            raise OperationRefused(_("Another change to this channel's integrations was made at the same time; try again."),
+                                   code="conflict") from None
         audit.record(
             action="integration.created",
             actor=actor,
@@ -181,7 +208,7 @@ def integration_update(
         if config is not None or credentials is not None:
             provider_class.validate_config(current.config, current.credentials)
         if priority is not None:
-            current.priority = int(priority)
+            current.priority = _clean_priority(priority)
         if status is not None and status != current.status:
             if status not in Status.values:
                 raise ValidationError({"status": [_("Unknown status '%(status)s'.") % {"status": status}]})

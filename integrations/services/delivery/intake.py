@@ -23,9 +23,10 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
-from integrations.errors import OutsideServiceWindow
+from integrations.errors import IdempotencyKeyReused, OutsideServiceWindow
 from integrations.models import Call, Channel, Message, Organization
 from integrations.services.delivery import content, queue_depth, window
+from integrations.services.delivery.idempotency import replay
 from integrations.services.policies.channel_policy import clean_tags
 from integrations.services.queue import enqueue_on_commit
 from providers.values import Attachment, normalize_phone, render
@@ -260,11 +261,12 @@ def place_call(
 
 def _store_and_schedule(model, task_name: str, *, organization: Organization, key: str | None, **fields):
     """Create the row and schedule its delivery, or return the row stored earlier under the same
-    idempotency key. Returns ``(row, created)``."""
+    idempotency key. Returns ``(row, created)``; ``IdempotencyKeyReused`` when that row was
+    stored for a different request."""
     if key is not None:
         existing = model.objects.for_org(organization).filter(idempotency_key=key).first()
         if existing is not None:
-            return existing, False
+            return replay(existing, fields)
     if model is Message:
         queue_depth.check(organization=organization, adding=1)
     try:
@@ -275,7 +277,7 @@ def _store_and_schedule(model, task_name: str, *, organization: Organization, ke
         if key is None:
             raise
         # Another request with this key won the race; its row is committed by now.
-        return model.objects.for_org(organization).get(idempotency_key=key), False
+        return replay(model.objects.for_org(organization).get(idempotency_key=key), fields)
     if model is Message:
         queue_depth.added(organization=organization, count=1)
     return row, True
@@ -292,6 +294,13 @@ class BatchItemResult:
     message: Message | None = None
     created: bool = False
     errors: dict[str, list[str]] | None = None
+
+
+def _batch_replay(row: Message, fields: Mapping[str, Any]) -> BatchItemResult:
+    try:
+        return BatchItemResult(message=replay(row, fields)[0], created=False)
+    except IdempotencyKeyReused as exc:
+        return BatchItemResult(errors={"idempotency_key": [exc.message]})
 
 
 def send_messages(*, organization: Organization, items: Sequence[Mapping[str, Any]], actor: Any) -> list[BatchItemResult]:
@@ -322,17 +331,17 @@ def send_messages(*, organization: Organization, items: Sequence[Mapping[str, An
         keys = {fields["idempotency_key"] for _, fields in cleaned if fields["idempotency_key"] is not None}
         by_key = _stored_by_key(organization, keys)
         new_rows: list[tuple[int, Message]] = []
-        repeats: list[tuple[int, str]] = []  # (index, key) of an item whose key an earlier item carries
+        repeats: list[tuple[int, str, dict]] = []  # (index, key, fields) of an item whose key an earlier item carries
         keys_in_batch: set[str] = set()
         for index, fields in cleaned:
             key = fields["idempotency_key"]
             if key is not None and key in by_key:
-                results[index] = BatchItemResult(message=by_key[key], created=False)
+                results[index] = _batch_replay(by_key[key], fields)
                 continue
             row = Message(organization=organization, created_by=created_by, **fields)
             if key is not None:
                 if key in keys_in_batch:
-                    repeats.append((index, key))
+                    repeats.append((index, key, fields))
                     continue
                 keys_in_batch.add(key)
             new_rows.append((index, row))
@@ -350,11 +359,12 @@ def send_messages(*, organization: Organization, items: Sequence[Mapping[str, An
                     if row.idempotency_key is not None:
                         by_key[row.idempotency_key] = row
                 else:
-                    results[index] = BatchItemResult(message=by_key[row.idempotency_key], created=False)
+                    results[index] = _batch_replay(by_key[row.idempotency_key], {
+                        name: getattr(row, name) for name in ("direction", "channel", "to", "body", "attachments", "reference")})
             schedule_messages([row.pk for _, row in new_rows if row.pk in stored])
             queue_depth.added(organization=organization, count=len(stored))
-        for index, key in repeats:
-            results[index] = BatchItemResult(message=by_key[key], created=False)
+        for index, key, fields in repeats:
+            results[index] = _batch_replay(by_key[key], fields)
     return results
 
 

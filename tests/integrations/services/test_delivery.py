@@ -8,6 +8,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import connection
 
+from integrations.errors import IdempotencyKeyReused
 from integrations.models import Call, Message
 from integrations.services.delivery.intake import place_call, send_message
 
@@ -127,8 +128,12 @@ def test_place_call_validates_and_is_idempotent(organization, published):
         organization=organization, to=TO, from_number="+14155550100", twiml="<Response/>",
         idempotency_key="c-1", actor="system:test",
     )
-    again, created_again = place_call(organization=organization, to=TO, idempotency_key="c-1", actor="system:test")
+    again, created_again = place_call(organization=organization, to=TO, from_number="+14155550100", twiml="<Response/>",
+                                      idempotency_key="c-1", actor="system:test")
     assert created and not created_again and again.pk == call.pk
+    # The same key for another request is refused (tests/security/test_api_inputs.py).
+    with pytest.raises(IdempotencyKeyReused):
+        place_call(organization=organization, to=TO, idempotency_key="c-1", actor="system:test")
     assert call.status == Call.Status.QUEUED and call.from_number == "+14155550100"
     assert published == [("integrations.tasks.deliver_call", [str(call.pk)])]
 
