@@ -245,9 +245,7 @@ def test_the_cost_page_is_portuguese(portuguese_admin, organization):
     page = "/admin/providers/costs/"
 
     def get(**query) -> str:
-        html = portuguese_admin.get(page, query).content.decode()
-        # Not yet translated: the sidebar's model names.
-        return re.sub(r'<nav class="sticky" id="nav-sidebar".*?</nav>', "", html, flags=re.S)
+        return portuguese_admin.get(page, query).content.decode()
 
     html = get()
     assert_portuguese(html, shows=["Análise e otimização de custos", "Escolha a organização e o período", "Meses",
@@ -264,3 +262,20 @@ def test_the_cost_page_is_portuguese(portuguese_admin, organization):
     html = get(calc_channel="whatsapp", calc_volume="1000", mix_marketing="50", mix_service="50")
     assert_portuguese(html, shows=["Estimativa para 1.000 mensagens por mês", "Ponto de equilíbrio com o seu principal, Official A",
                                    "Este é o seu principal."], sources=COSTS)
+
+
+@pytest.mark.django_db
+def test_the_admins_models_and_their_lists_are_portuguese(portuguese_admin, organization):
+    make_integration(organization=organization, display_name="Principal", config={"label": "p"})
+    index = visible_text(portuguese_admin.get(reverse("admin:index")).content.decode())
+    for portuguese in ("Organizações", "Integrações das organizações", "Vínculos", "Eventos de auditoria"):
+        assert portuguese in index, portuguese
+    assert not re.search(r"\b(Organizations|Organization integrations|Memberships)\b", index)
+
+    integrations = visible_text(portuguese_admin.get(
+        reverse("admin:integrations_organizationintegration_changelist")).content.decode())
+    for portuguese in ("Nome de exibição", "Organização", "Canal", "Nome do provedor", "Prioridade", "Por canal"):
+        assert portuguese in integrations, portuguese
+    organizations = visible_text(portuguese_admin.get(reverse("admin:integrations_organization_changelist")).content.decode())
+    for portuguese in ("Nome", "Slug", "Failover automático", "Criado em"):
+        assert portuguese in organizations, portuguese

@@ -47,18 +47,26 @@ class OrganizationIntegration(models.Model):
         DOWN = "down", gettext_lazy("Down")
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="integrations")
-    channel = models.CharField(max_length=16, choices=Channel.choices)
-    provider_name = models.CharField(max_length=64)
-    display_name = models.CharField(max_length=120)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    organization = models.ForeignKey(
+        Organization, verbose_name=gettext_lazy("organization"), on_delete=models.CASCADE, related_name="integrations"
+    )
+    channel = models.CharField(verbose_name=gettext_lazy("channel"), max_length=16, choices=Channel.choices)
+    provider_name = models.CharField(verbose_name=gettext_lazy("provider name"), max_length=64)
+    display_name = models.CharField(verbose_name=gettext_lazy("display name"), max_length=120)
+    status = models.CharField(
+        verbose_name=gettext_lazy("status"), max_length=16, choices=Status.choices, default=Status.PENDING
+    )
     credentials = EncryptedJSONField(default=dict, blank=True)
     webhook_secret = EncryptedCharField(max_length=200, default=generate_webhook_secret)
     config = models.JSONField(default=dict, blank=True)
-    is_primary = models.BooleanField(default=False)
-    priority = models.IntegerField(default=0, help_text="Fallback order: higher goes first.")
+    is_primary = models.BooleanField(verbose_name=gettext_lazy("is primary"), default=False)
+    priority = models.IntegerField(
+        verbose_name=gettext_lazy("priority"), default=0, help_text=gettext_lazy("Fallback order: higher goes first.")
+    )
 
-    health_status = models.CharField(max_length=16, choices=Health.choices, default=Health.UNKNOWN)
+    health_status = models.CharField(
+        verbose_name=gettext_lazy("health status"), max_length=16, choices=Health.choices, default=Health.UNKNOWN
+    )
     health_checked_at = models.DateTimeField(null=True, blank=True)
     health_latency_ms = models.PositiveIntegerField(null=True, blank=True)
     health_detail = models.TextField(blank=True)
@@ -74,6 +82,8 @@ class OrganizationIntegration(models.Model):
     objects = IntegrationQuerySet.as_manager()
 
     class Meta:
+        verbose_name = gettext_lazy("organization integration")
+        verbose_name_plural = gettext_lazy("organization integrations")
         db_table = "organization_integrations"
         ordering = ["organization", "channel", "-is_primary", "-priority", "created_at"]
         constraints = [

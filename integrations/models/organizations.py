@@ -28,18 +28,22 @@ def uuid_shaped(text: str) -> uuid.UUID | None:
 
 class Organization(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    name = models.CharField(max_length=200)
-    slug = models.SlugField(max_length=80, unique=True)
+    name = models.CharField(verbose_name=gettext_lazy("name"), max_length=200)
+    slug = models.SlugField(verbose_name=gettext_lazy("slug"), max_length=80, unique=True)
     auto_failover = models.BooleanField(
+        verbose_name=gettext_lazy("auto failover"),
         default=False,
-        help_text="Switch to the healthiest fallback when the primary stays down.",
+        help_text=gettext_lazy("Switch to the healthiest fallback when the primary stays down."),
     )
     auto_failback = models.BooleanField(
+        verbose_name=gettext_lazy("auto failback"),
         default=False,
-        help_text="Switch back to the original primary once it is healthy again.",
+        help_text=gettext_lazy("Switch back to the original primary once it is healthy again."),
     )
     notification_url = models.URLField(
-        blank=True, help_text="Receives signed JSON notifications of critical events."
+        verbose_name=gettext_lazy("notification url"),
+        blank=True,
+        help_text=gettext_lazy("Receives signed JSON notifications of critical events."),
     )
     # Encrypted fields store "" as NULL, hence null=True.
     notification_secret = EncryptedCharField(max_length=200, blank=True, null=True)  # noqa: DJ001
@@ -47,12 +51,14 @@ class Organization(models.Model):
     # on an official provider (docs/MESSAGING.md); without it such a message is refused.
     window_fallback_template = models.ForeignKey(
         "integrations.MessageTemplate", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
-        help_text="Template sent instead of free text to a contact outside the 24-hour window.",
+        help_text=gettext_lazy("Template sent instead of free text to a contact outside the 24-hour window."),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(verbose_name=gettext_lazy("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        verbose_name = gettext_lazy("organization")
+        verbose_name_plural = gettext_lazy("organizations")
         db_table = "organizations"
         ordering = ["name"]
 
@@ -69,12 +75,18 @@ class Membership(models.Model):
 
     ADMIN_ROLES = (Role.OWNER, Role.ADMIN)
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="memberships")
-    role = models.CharField(max_length=16, choices=Role.choices, default=Role.MEMBER)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=gettext_lazy("user"), on_delete=models.CASCADE, related_name="memberships"
+    )
+    organization = models.ForeignKey(
+        Organization, verbose_name=gettext_lazy("organization"), on_delete=models.CASCADE, related_name="memberships"
+    )
+    role = models.CharField(verbose_name=gettext_lazy("role"), max_length=16, choices=Role.choices, default=Role.MEMBER)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = gettext_lazy("membership")
+        verbose_name_plural = gettext_lazy("memberships")
         db_table = "memberships"
         constraints = [
             models.UniqueConstraint(fields=["user", "organization"], name="membership_unique_user_org"),
