@@ -91,6 +91,7 @@ class MessageViewSet(_DeliveryViewSet):
                 tags=data["tags"],
                 actor=request.user,
                 template=dict(data["template"]) if data["template"] else None,
+                interactive=data["interactive"],
             )
         except QueueFull as exc:
             raise _queue_full(exc) from None

@@ -6,14 +6,21 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 
 from audit.models import AuditEvent
-from integrations.models import Call, Message, MessageTemplate, OrganizationIntegration
+from integrations.models import (
+    Call,
+    ConversationEvent,
+    Message,
+    MessageTemplate,
+    OrganizationIntegration,
+)
 
 
 def _not_found_on_bad_id(lookup):
     try:
         return lookup()
     except (OrganizationIntegration.DoesNotExist, Message.DoesNotExist, Call.DoesNotExist,
-            AuditEvent.DoesNotExist, MessageTemplate.DoesNotExist, DjangoValidationError, ValueError):
+            AuditEvent.DoesNotExist, MessageTemplate.DoesNotExist,
+            ConversationEvent.DoesNotExist, DjangoValidationError, ValueError):
         raise Http404 from None
 
 

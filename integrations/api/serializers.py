@@ -172,6 +172,35 @@ class TemplateSendSerializer(serializers.Serializer):
     )
 
 
+class ReplyButtonSerializer(serializers.Serializer):
+    id = serializers.CharField(max_length=256, help_text="What a reply carries back when the button is tapped.")
+    title = serializers.CharField(max_length=256, help_text="At most 20 characters on WhatsApp.")
+
+
+class ListRowSerializer(serializers.Serializer):
+    id = serializers.CharField(max_length=256)
+    title = serializers.CharField(max_length=256, help_text="At most 24 characters.")
+    description = serializers.CharField(max_length=256, required=False, allow_blank=True, default="",
+                                        help_text="At most 72 characters.")
+
+
+class ListSectionSerializer(serializers.Serializer):
+    title = serializers.CharField(max_length=256, required=False, allow_blank=True, default="")
+    rows = ListRowSerializer(many=True, max_length=20)
+
+
+class InteractiveSendSerializer(serializers.Serializer):
+    body = serializers.CharField(max_length=4096)
+    header = serializers.CharField(max_length=256, required=False, allow_blank=True, default="")
+    footer = serializers.CharField(max_length=256, required=False, allow_blank=True, default="")
+    buttons = ReplyButtonSerializer(many=True, required=False, default=list, max_length=10,
+                                    help_text="1-3 reply buttons; or give sections.")
+    button_text = serializers.CharField(max_length=256, required=False, allow_blank=True, default="",
+                                        help_text="The button that opens a list (with sections).")
+    sections = ListSectionSerializer(many=True, required=False, default=list, max_length=20,
+                                     help_text="A list: 1-10 rows in all.")
+
+
 class MessageCreateSerializer(serializers.Serializer):
     channel = serializers.ChoiceField(choices=Channel.choices, default=Channel.WHATSAPP)
     to = serializers.CharField(max_length=64)
@@ -185,6 +214,10 @@ class MessageCreateSerializer(serializers.Serializer):
     template = TemplateSendSerializer(
         required=False, default=None, allow_null=True,
         help_text="Send one of the organization's templates (/api/v1/templates/) instead of a body.",
+    )
+    interactive = InteractiveSendSerializer(
+        required=False, default=None, allow_null=True,
+        help_text="Reply buttons or a list instead of a body (bridges send it as numbered text).",
     )
 
 
@@ -219,7 +252,7 @@ class MessageSerializer(serializers.ModelSerializer):
         model = Message
         fields = [
             "id", "direction", "channel", "status", "to", "from_number", "body", "attachments",
-            "template", "template_variables", "category", "reference", "tags", "integration", "provider_name", "provider_message_id", "cost", "currency",
+            "template", "template_variables", "interactive", "category", "reference", "tags", "integration", "provider_name", "provider_message_id", "cost", "currency",
             "cost_source", "latency_ms", "attempts", "retry_count", "error", "error_code",
             "created_at", "updated_at", "sent_at", "delivered_at", "read_at", "failed_at",
         ]

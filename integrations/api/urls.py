@@ -9,6 +9,7 @@ from integrations.api import (
     analytics,
     audit,
     auth,
+    conversation_events,
     deliveries,
     frontend,
     integrations,
@@ -27,6 +28,7 @@ router.register("messages", deliveries.MessageViewSet, basename="message")
 router.register("calls", deliveries.CallViewSet, basename="call")
 router.register("templates", templates.TemplateViewSet, basename="template")
 router.register("service-windows", service_windows.ServiceWindowViewSet, basename="service-window")
+router.register("conversation-events", conversation_events.ConversationEventViewSet, basename="conversation-event")
 router.register("audit-events", audit.AuditEventViewSet, basename="audit-event")
 
 analytics_patterns = [

@@ -6,6 +6,7 @@ Writes go through ``integrations.services``; only ``services.switching.switch_pr
 ``is_primary`` (a test walks the source to keep it so).
 """
 
+from integrations.models.conversation_events import ConversationEvent
 from integrations.models.deliveries import Call, Delivery, Direction, Message
 from integrations.models.integrations import (
     IntegrationQuerySet,
@@ -21,6 +22,7 @@ from integrations.models.templates import MessageTemplate, TemplateMapping
 __all__ = [
     "Call",
     "Channel",
+    "ConversationEvent",
     "ChannelPolicy",
     "Delivery",
     "Direction",

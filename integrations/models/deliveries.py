@@ -82,6 +82,9 @@ class Message(Delivery):
         "integrations.MessageTemplate", null=True, blank=True, on_delete=models.SET_NULL, related_name="messages"
     )
     template_variables = models.JSONField(null=True, blank=True, default=None)
+    # An interactive message (reply buttons or a list) as the API took it; ``body`` holds its
+    # numbered-text rendering (what history shows, and what bridges send).
+    interactive = models.JSONField(null=True, blank=True, default=None)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     provider_message_id = models.CharField(max_length=255, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)

@@ -30,6 +30,8 @@ from audit import services as audit
 from audit.models import AuditEvent
 from integrations.errors import NotFound
 from integrations.models import Call, Message, OrganizationIntegration
+from integrations.services.conversation_events import KINDS as CONVERSATION_EVENT_KINDS
+from integrations.services.conversation_events import conversation_event_store
 from integrations.services.queue import enqueue_on_commit
 from integrations.services.service_windows import window_record_inbound
 from providers import events, features
@@ -171,6 +173,8 @@ def webhook_apply_events(*, integration: OrganizationIntegration, parsed: list[I
                 result = _apply_session_status(integration, event)
             elif event.kind == events.CALL_COST:
                 result = _apply_call_cost(integration, event)
+            elif event.kind in CONVERSATION_EVENT_KINDS:
+                result = conversation_event_store(integration=integration, event=event)
             else:
                 result = "unmatched"
             _continue_call(integration, event)

@@ -1,4 +1,5 @@
-"""What a message carries beyond free text: the template rules of intake and of sending.
+"""What a message carries beyond free text: templates and interactive messages, at intake and
+at send time.
 
 Intake (``clean_template``) finds the organization's template by name and language and checks
 the variables fill its body. At send time (``send_plan``) a template send goes only through
@@ -21,10 +22,22 @@ from integrations.models import MessageTemplate, Organization, OrganizationInteg
 from integrations.selectors.templates import template_by_name, template_mappings
 from providers import features
 from providers.content import MAX_REPLY_ID
-from providers.values import OutboundMessage, TemplateMapping, TemplateMessage, placeholders, render
+from providers.values import (
+    InteractiveMessage,
+    ListRow,
+    ListSection,
+    OutboundMessage,
+    ReplyButton,
+    TemplateMapping,
+    TemplateMessage,
+    placeholders,
+    render,
+)
 
 MAX_VARIABLES = 100
 MAX_VARIABLE_LENGTH = 1024
+# Read at most this many buttons, sections or rows of a request; more is refused by problems().
+MAX_OPTIONS = 11
 
 
 def clean_template(*, organization: Organization, template: Any) -> tuple[MessageTemplate, dict[str, str]]:
@@ -110,3 +123,57 @@ def outbound_for(plan: SendPlan | None, outbound: OutboundMessage, integration: 
         name=template.name, language=template.language, variables=dict(plan.variables), text=template.body,
         category=template.category, mapping=provider_mapping,
     ))
+
+
+# --------------------------------------------------------------------------- interactive messages
+
+
+def _text(value: Any, limit: int) -> str:
+    return str(value or "")[:limit] if isinstance(value, str | int | float) and not isinstance(value, bool) else ""
+
+
+def interactive_from_dict(data: Mapping[str, Any]) -> InteractiveMessage:
+    """The stored (or requested) form → the provider layer's value object. Overlong texts are
+    cut only far beyond every limit, so ``problems()`` still reports them."""
+    sections = data.get("sections") or []
+    buttons = data.get("buttons") or []
+    return InteractiveMessage(
+        body=_text(data.get("body"), 4096),
+        header=_text(data.get("header"), 1024),
+        footer=_text(data.get("footer"), 1024),
+        button_text=_text(data.get("button_text"), 1024),
+        buttons=tuple(ReplyButton(id=_text(b.get("id"), 1024), title=_text(b.get("title"), 1024))
+                      for b in buttons[:MAX_OPTIONS] if isinstance(b, Mapping)),
+        sections=tuple(
+            ListSection(title=_text(s.get("title"), 1024), rows=tuple(
+                ListRow(id=_text(r.get("id"), 1024), title=_text(r.get("title"), 1024), description=_text(r.get("description"), 1024))
+                for r in (s.get("rows") or [])[:MAX_OPTIONS] if isinstance(r, Mapping)))
+            for s in sections[:MAX_OPTIONS] if isinstance(s, Mapping)
+        ),
+    )
+
+
+def interactive_to_dict(message: InteractiveMessage) -> dict[str, Any]:
+    return {
+        "body": message.body, "header": message.header, "footer": message.footer, "button_text": message.button_text,
+        "buttons": [{"id": b.id, "title": b.title} for b in message.buttons],
+        "sections": [{"title": s.title, "rows": [{"id": r.id, "title": r.title, "description": r.description} for r in s.rows]}
+                     for s in message.sections],
+    }
+
+
+def clean_interactive(data: Any) -> tuple[dict[str, Any], str]:
+    """(what to store, its numbered-text rendering) or ``ValidationError`` on ``interactive``
+    with every problem the provider layer finds (Meta's limits, the strictest)."""
+    if not isinstance(data, Mapping):
+        raise ValidationError({"interactive": [_("An interactive message is an object with a body and buttons or sections.")]})
+    message = interactive_from_dict(data)
+    problems = message.problems()
+    if problems:
+        raise ValidationError({"interactive": problems})
+    return interactive_to_dict(message), message.as_text()
+
+
+def interactive_of(row: Any) -> InteractiveMessage | None:
+    data = getattr(row, "interactive", None)
+    return interactive_from_dict(data) if isinstance(data, Mapping) else None

@@ -119,6 +119,7 @@ def _outbound(kind: Kind, row: Any) -> OutboundMessage | OutboundCall:
             attachments=tuple(Attachment.from_dict(a) for a in row.attachments or ()),
             reference=row.reference or None,
             client_reference=str(row.pk),
+            interactive=content.interactive_of(row),
         )
     return OutboundCall(
         to=row.to,

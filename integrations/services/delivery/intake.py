@@ -96,7 +96,8 @@ def _user_or_none(actor: Any):
 
 def _clean_message(*, channel: str, to: str, body: str, attachments: Iterable[Any],
                    reference: str | None, idempotency_key: str | None, tags: Any = (),
-                   organization: Organization | None = None, template: Mapping[str, Any] | None = None) -> dict[str, Any]:
+                   organization: Organization | None = None, template: Mapping[str, Any] | None = None,
+                   interactive: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The fields of an outbound message as stored, or ``ValidationError`` (field → messages).
     One validation for a single send and for every item of a batch. A ``template`` send
     (``_template_fields``) needs the ``organization`` whose template it is."""
@@ -115,9 +116,9 @@ def _clean_message(*, channel: str, to: str, body: str, attachments: Iterable[An
         cleaned_attachments = []
     body = "" if body is None else str(body)
     business_fields: dict[str, Any] = {}
-    if template is not None:
+    if template is not None or interactive is not None:
         try:
-            business_fields = _template_fields(organization, template, body=body, attachments=cleaned_attachments)
+            business_fields = _business_fields(organization, template, interactive, body=body, attachments=cleaned_attachments)
         except ValidationError as exc:
             errors.update(exc.message_dict)
     elif not body.strip() and not cleaned_attachments and "attachments" not in errors:
@@ -173,12 +174,17 @@ def _check_windows_of_batch(organization: Organization, cleaned: list[tuple[int,
     return [(index, fields) for index, fields in cleaned if index not in refused]
 
 
-def _template_fields(organization: Organization, template: Mapping[str, Any], *, body: str,
-                     attachments: list) -> dict[str, Any]:
+def _business_fields(organization: Organization, template: Mapping[str, Any] | None, interactive: Mapping[str, Any] | None,
+                     *, body: str, attachments: list) -> dict[str, Any]:
     """A template send's row fields: the template, its variables, its category (which prices
-    the message) and its rendered text as the body (what history shows, and what bridges send)."""
-    if body.strip() or attachments:
-        raise ValidationError({"template": [_("Send a template or a body with attachments, not both.")]})
+    the message) and its rendered text as the body (what history shows, and what bridges send).
+    An interactive message's: it as stored, and its numbered text as the body."""
+    field = "template" if template is not None else "interactive"
+    if body.strip() or attachments or (template is not None and interactive is not None):
+        raise ValidationError({field: [_("Send one of a body (with attachments), a template or an interactive message.")]})
+    if interactive is not None:
+        stored, text = content.clean_interactive(interactive)
+        return {"interactive": stored, "body": text}
     found, variables = content.clean_template(organization=organization, template=template)
     return {"template": found, "template_variables": variables, "category": found.category,
             "body": render(found.body, variables)}
@@ -196,6 +202,7 @@ def send_message(
     tags: Iterable[str] = (),
     actor: Any,
     template: Mapping[str, Any] | None = None,
+    interactive: Mapping[str, Any] | None = None,
 ) -> tuple[Message, bool]:
     """Store an outbound message and schedule its delivery. Returns ``(message, created)``.
 
@@ -206,11 +213,12 @@ def send_message(
     ``QueueFull`` when the organization's queue is at its depth limit, and
     ``OutsideServiceWindow`` for free text that no integration could deliver now. ``template``
     (``{"name", "language", "variables"}``) sends one of the organization's templates instead
-    of ``body`` (docs/MESSAGING.md).
+    of ``body``; ``interactive`` (``{"body", "buttons"}`` or ``{"body", "button_text",
+    "sections"}``) reply buttons or a list (docs/MESSAGING.md).
     """
     fields = _clean_message(channel=channel, to=to, body=body, attachments=attachments,
                             reference=reference, idempotency_key=idempotency_key, tags=tags,
-                            organization=organization, template=template)
+                            organization=organization, template=template, interactive=interactive)
     key = fields.pop("idempotency_key")
     _check_window(organization, key, fields)
     return _store_and_schedule(
@@ -307,7 +315,7 @@ def send_messages(*, organization: Organization, items: Sequence[Mapping[str, An
     """Store many outbound messages in one transaction and schedule their delivery.
 
     Each item takes the keyword arguments of ``send_message`` (``channel``, ``to``, ``body``,
-    ``attachments``, ``reference``, ``idempotency_key``, ``tags``, ``template``) and is validated exactly like it. An
+    ``attachments``, ``reference``, ``idempotency_key``, ``tags``, ``template``, ``interactive``) and is validated exactly like it. An
     invalid item is answered with its errors and not written; the valid ones are stored. A key
     used before in this organization, or earlier in the same batch, returns the stored message
     (``created`` False) and schedules nothing. Raises ``QueueFull`` (nothing written) when the
@@ -321,7 +329,7 @@ def send_messages(*, organization: Organization, items: Sequence[Mapping[str, An
                 channel=item.get("channel", Channel.WHATSAPP), to=item.get("to"), body=item.get("body", ""),
                 attachments=item.get("attachments") or (), reference=item.get("reference"),
                 idempotency_key=item.get("idempotency_key"), tags=item.get("tags") or (),
-                organization=organization, template=item.get("template"),
+                organization=organization, template=item.get("template"), interactive=item.get("interactive"),
             )))
         except ValidationError as exc:
             results[index] = BatchItemResult(errors=exc.message_dict)

@@ -4,7 +4,8 @@ A free-form message (no template) to a contact whose window is closed cannot be 
 official provider. When every active integration of the channel enforces the window
 (``providers.features.SERVICE_WINDOW``), such a message is refused at intake
 (``outside_service_window``) — unless the organization set a fallback template, then it is sent
-as that template (its one variable, if any, receives the message's text). When a bridge (no
+as that template (its one variable, if any, receives the message's text; a message with
+attachments or an interactive message cannot become one). When a bridge (no
 window) is among the integrations, the message is accepted: the official providers refuse it
 with the same code, which fails over to the bridge.
 """
@@ -51,7 +52,7 @@ def enforce_windows(*, organization: Organization, items: Sequence[dict[str, Any
             fields = items[index]
             if fields["to"] in still_open:
                 continue
-            if fallback is not None and not fields.get("attachments"):
+            if fallback is not None and not fields.get("attachments") and not fields.get("interactive"):
                 _as_fallback(fields, fallback)
             else:
                 refusals[index] = _(

@@ -24,6 +24,7 @@ from django.utils import timezone
 from audit.models import AuditEvent
 from integrations.models import (
     Call,
+    ConversationEvent,
     Membership,
     Message,
     MessageTemplate,
@@ -83,6 +84,14 @@ class Case:
 
 def _b_event(b: Tenant) -> str:
     return str(AuditEvent.objects.for_org(b.organization).first().pk)
+
+
+def _b_conversation_event(b: Tenant) -> str:
+    event, _ = ConversationEvent.objects.get_or_create(
+        organization=b.organization, integration=b.whatsapp_primary, kind=ConversationEvent.Kind.REACTION,
+        provider_event_id="wamid.b-reaction", defaults={"contact": "+14155550199", "emoji": "👍"},
+    )
+    return str(event.pk)
 
 
 def _legacy_body(b: Tenant) -> dict:
@@ -182,6 +191,8 @@ CASES: dict[tuple[str, str], Case] = {
     ("api:template-import", "POST"): Case("foreign", body=lambda b: {"integration": str(b.whatsapp_primary.pk)}),
     ("api:template-window-fallback", "POST"): Case("foreign", kwargs=lambda b: {"pk": b.template.pk}, body=lambda b: {"enabled": True}),
     ("api:service-window-list", "GET"): Case("scoped"),
+    ("api:conversation-event-list", "GET"): Case("scoped"),
+    ("api:conversation-event-detail", "GET"): Case("foreign", kwargs=lambda b: {"pk": _b_conversation_event(b)}),
 }
 
 ENDPOINTS = sorted(discover_api_endpoints())
