@@ -15,7 +15,8 @@ from integrations.reports.wording import audit_change
 class AuditEventAdmin(OrganizationScopedAdmin):
     """The audit trail, read-only for everyone: it is append-only."""
 
-    list_display = ("created_at", "organization", "actor", "action", "target_repr", "outcome")
+    # What happened first: a phone shows the first columns only.
+    list_display = ("created_at", "action", "target_repr", "outcome", "actor", "organization")
     list_filter = ("action", "outcome")
     search_fields = ("actor", "action", "target_repr", "target_id", "request_id")
     date_hierarchy = "created_at"

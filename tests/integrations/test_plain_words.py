@@ -3,6 +3,7 @@ happened and what to do, audit changes as before → after in words with the ids
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from audit.models import AuditEvent
 from integrations.models import Membership, ProviderMigration
@@ -79,3 +80,14 @@ def test_the_migration_trail_and_the_audit_admin_show_changes_in_words(client_a,
     event = AuditEvent.objects.for_org(organization).filter(action="integration.created").first()
     admin_page = client_a.get(reverse("admin:audit_auditevent_change", args=[event.pk])).content.decode()
     assert "Change, in words" in admin_page and "name: Sandbox B" in admin_page
+
+
+@pytest.mark.django_db
+def test_a_failed_migration_says_what_to_do(client_a, organization, wizard):
+    migration = ProviderMigration.objects.create(
+        organization=organization, channel="whatsapp", state=ProviderMigration.State.FAILED,
+        error="The target is down: Sandbox reports down.", finished_at=timezone.now(),
+    )
+    page = client_a.get(reverse("provider_admin:migration", args=[organization.slug, "whatsapp", migration.pk])).content.decode()
+    assert "The target is down" in page and "What to do:" in page
+    assert "Sandbox A is the primary, so messages keep going out." in page
