@@ -72,8 +72,13 @@ def english_left_over(text: str, sources: tuple[str, ...]) -> list[str]:
 def assert_portuguese(html: str, *, shows: list[str], sources: tuple[str, ...]):
     text = visible_text(html)
     for provider_class in get_registry().all():
-        # A provider's own description comes with the provider (providers/), like its name.
-        text = text.replace(provider_class.description, "")
+        # A provider's own words come with the provider (providers/), like its name: its
+        # description and its settings' labels and help.
+        provided = [provider_class.description]
+        for field in provider_class.config_fields:
+            provided += [field.label, getattr(field, "help_text", "") or ""]
+        for words in sorted(filter(None, provided), key=len, reverse=True):
+            text = text.replace(words, "")
     for portuguese in shows:
         assert portuguese in text, (portuguese, text)
     assert not english_left_over(text, sources), english_left_over(text, sources)
@@ -279,3 +284,23 @@ def test_the_admins_models_and_their_lists_are_portuguese(portuguese_admin, orga
     organizations = visible_text(portuguese_admin.get(reverse("admin:integrations_organization_changelist")).content.decode())
     for portuguese in ("Nome", "Slug", "Failover automático", "Criado em"):
         assert portuguese in organizations, portuguese
+
+
+ADMIN = ("integrations/admin/integrations.py", "integrations/admin/organizations.py", "integrations/admin/scoping.py",
+         "templates/admin/integrations/choose_provider.html", "templates/admin/integrations/integration_form.html")
+
+
+@pytest.mark.django_db
+def test_the_integration_admin_pages_are_portuguese(portuguese_admin, organization):
+    integration = make_integration(organization=organization, display_name="Principal", config={"label": "p"})
+    changelist = portuguese_admin.get(reverse("admin:integrations_organizationintegration_changelist")).content.decode()
+    assert_portuguese(changelist, shows=["Tornar principal", "Testar conexão", "★ Principal", "Ativa", "Saúde"],
+                      sources=ADMIN)
+    choose = portuguese_admin.get(reverse("admin:integrations_organizationintegration_add")).content.decode()
+    assert_portuguese(choose, shows=["Escolha um provedor", "Escolha o provedor que esta integração conecta",
+                                     "Provedor", "Estabilidade", "Preço", "Oficial", "Configurar"], sources=ADMIN)
+    change = portuguese_admin.get(
+        reverse("admin:integrations_organizationintegration_change", args=[integration.pk])).content.decode()
+    assert_portuguese(change, shows=["Alterar integração", "status:", "saúde:", "URL do webhook:", "Prioridade",
+                                     "Ordem de reserva: a maior vem primeiro."], sources=ADMIN)
+    assert 'value="Salvar"' in change

@@ -8,8 +8,10 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
-from integrations.admin.scoping import PRIMARY_BADGE, OrganizationScopedAdmin, badge
+from integrations.admin.scoping import OrganizationScopedAdmin, badge, primary_badge
 from integrations.errors import ServiceError
 from integrations.forms import ProviderSettingsForm
 from integrations.models import Organization, OrganizationIntegration
@@ -32,10 +34,10 @@ class IntegrationForm(ProviderSettingsForm):
     prefix_config = "config__"
     prefix_secret = "secret__"
 
-    organization = forms.ModelChoiceField(queryset=Organization.objects.none())
-    priority = forms.IntegerField(required=False, min_value=-1_000_000, max_value=1_000_000,
-                                  help_text="Fallback order: higher goes first.")
-    status = forms.ChoiceField(choices=OrganizationIntegration.Status.choices)
+    organization = forms.ModelChoiceField(label=gettext_lazy("Organization"), queryset=Organization.objects.none())
+    priority = forms.IntegerField(label=gettext_lazy("Priority"), required=False, min_value=-1_000_000,
+                                  max_value=1_000_000, help_text=gettext_lazy("Fallback order: higher goes first."))
+    status = forms.ChoiceField(label=gettext_lazy("Status"), choices=OrganizationIntegration.Status.choices)
 
     field_order = ("organization", "display_name", "priority", "status")
 
@@ -73,25 +75,25 @@ class OrganizationIntegrationAdmin(OrganizationScopedAdmin):
 
     # ----- list columns
 
-    @admin.display(description="Primary", ordering="is_primary")
+    @admin.display(description=gettext_lazy("Primary"), ordering="is_primary")
     def primary_badge(self, obj):
-        return PRIMARY_BADGE if obj.is_primary else "—"
+        return primary_badge() if obj.is_primary else "—"
 
-    @admin.display(description="Status", ordering="status")
+    @admin.display(description=gettext_lazy("Status"), ordering="status")
     def status_badge(self, obj):
         return badge(obj.status)
 
-    @admin.display(description="Health", ordering="health_status")
+    @admin.display(description=gettext_lazy("Health"), ordering="health_status")
     def health_badge(self, obj):
         return badge(obj.health_status)
 
     # ----- actions (thin: they call services)
 
-    @admin.action(description="Make primary")
+    @admin.action(description=gettext_lazy("Make primary"))
     def make_primary(self, request, queryset):
         selected = list(queryset[:2])
         if len(selected) != 1:
-            self.message_user(request, "Select exactly one integration to make primary.", messages.ERROR)
+            self.message_user(request, _("Select exactly one integration to make primary."), messages.ERROR)
             return
         integration = selected[0]
         if not self.has_change_permission(request, integration):
@@ -108,12 +110,18 @@ class OrganizationIntegrationAdmin(OrganizationScopedAdmin):
             self.message_user(request, exc.message, messages.ERROR)
             return
         if result.switched:
-            previous = result.previous.display_name if result.previous else "none"
-            self.message_user(request, f"{integration.display_name} is now primary (was {previous}).", messages.SUCCESS)
+            previous = result.previous.display_name if result.previous else _("none")
+            self.message_user(
+                request,
+                _("%(name)s is now primary (was %(previous)s).") % {"name": integration.display_name, "previous": previous},
+                messages.SUCCESS,
+            )
         else:
-            self.message_user(request, f"{integration.display_name} was already primary.", messages.INFO)
+            self.message_user(
+                request, _("%(name)s was already primary.") % {"name": integration.display_name}, messages.INFO
+            )
 
-    @admin.action(description="Test connection")
+    @admin.action(description=gettext_lazy("Test connection"))
     def test_connection(self, request, queryset):
         for integration in queryset:
             if not self.has_change_permission(request, integration):
@@ -122,7 +130,8 @@ class OrganizationIntegrationAdmin(OrganizationScopedAdmin):
             level = messages.SUCCESS if health.ok else messages.WARNING
             self.message_user(
                 request,
-                f"{integration.display_name}: {health.status.value} ({health.latency_ms} ms) {health.detail}",
+                f"{integration.display_name}: {OrganizationIntegration.Health(health.status.value).label} "
+                f"({health.latency_ms} ms) {health.detail}",
                 level,
             )
 
@@ -150,7 +159,7 @@ class OrganizationIntegrationAdmin(OrganizationScopedAdmin):
                 {
                     **self.admin_site.each_context(request),
                     "opts": self.model._meta,
-                    "title": "Choose a provider",
+                    "title": _("Choose a provider"),
                     "providers": [
                         {
                             "name": provider.name,
@@ -213,7 +222,7 @@ class OrganizationIntegrationAdmin(OrganizationScopedAdmin):
             except ServiceError as exc:
                 form.add_error(None, exc.message)
             else:
-                self.message_user(request, f"Saved {saved.display_name}.", messages.SUCCESS)
+                self.message_user(request, _("Saved %(name)s.") % {"name": saved.display_name}, messages.SUCCESS)
                 if "_continue" in request.POST:
                     return HttpResponseRedirect(
                         reverse("admin:integrations_organizationintegration_change", args=[saved.pk])
@@ -222,7 +231,8 @@ class OrganizationIntegrationAdmin(OrganizationScopedAdmin):
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
-            "title": f"{'Change' if obj else 'Add'} {provider_class.display_name} integration",
+            "title": (_("Change %(provider)s integration") if obj else _("Add %(provider)s integration"))
+            % {"provider": provider_class.display_name},
             "form": form,
             "original": obj,
             "provider_class": provider_class,

@@ -10,8 +10,10 @@ from django.db.models import Count
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
-from integrations.admin.scoping import PRIMARY_BADGE, OrganizationScopedAdmin, badge
+from integrations.admin.scoping import OrganizationScopedAdmin, badge, primary_badge
 from integrations.models import Membership, Organization, OrganizationIntegration
 from integrations.services.organizations import (
     organization_problems,
@@ -39,16 +41,16 @@ class IntegrationInline(admin.TabularInline):
     def has_view_permission(self, request, obj=None):
         return True
 
-    @admin.display(description="Integration")
+    @admin.display(description=gettext_lazy("Integration"))
     def link(self, obj):
         url = reverse("admin:integrations_organizationintegration_change", args=[obj.pk])
         return format_html('<a href="{}">{}</a>', url, obj.display_name)
 
-    @admin.display(description="Primary")
+    @admin.display(description=gettext_lazy("Primary"))
     def primary_badge(self, obj):
-        return PRIMARY_BADGE if obj.is_primary else "—"
+        return primary_badge() if obj.is_primary else "—"
 
-    @admin.display(description="Status")
+    @admin.display(description=gettext_lazy("Status"))
     def status_badge(self, obj):
         return badge(obj.status)
 
@@ -111,7 +113,7 @@ class OrganizationAdmin(OrganizationScopedAdmin):
     def has_delete_permission(self, request, obj=None):
         return request.user.is_active and request.user.is_superuser
 
-    @admin.display(description="Integrations", ordering="integrations_total")
+    @admin.display(description=gettext_lazy("Integrations"), ordering="integrations_total")
     def integration_count(self, obj):
         return obj.integrations_total
 
@@ -120,11 +122,11 @@ class OrganizationAdmin(OrganizationScopedAdmin):
     def save_model(self, request, obj, form, change):
         organization_save(organization=obj, actor=request.user, changed_fields=form.changed_data)
 
-    @admin.action(description="Rotate the notification signing secret")
+    @admin.action(description=gettext_lazy("Rotate the notification signing secret"))
     def rotate_notification_secret(self, request, queryset):
         selected = list(queryset[:2])
         if len(selected) != 1:
-            self.message_user(request, "Select exactly one organization.", messages.ERROR)
+            self.message_user(request, _("Select exactly one organization."), messages.ERROR)
             return None
         organization = selected[0]
         if not self.has_change_permission(request, organization):
@@ -135,7 +137,7 @@ class OrganizationAdmin(OrganizationScopedAdmin):
             request,
             "admin/integrations/notification_secret.html",
             {**self.admin_site.each_context(request), "opts": self.model._meta, "organization": organization,
-             "secret": secret, "title": "New notification signing secret"},
+             "secret": secret, "title": _("New notification signing secret")},
         )
         response["Cache-Control"] = "no-store"
         return response

@@ -4,22 +4,26 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.utils.html import format_html
-from django.utils.safestring import mark_safe
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from integrations.selectors.organizations import administered_organizations
 
-PRIMARY_BADGE = mark_safe("<strong>★ Primary</strong>")  # constant markup, nothing interpolated
+
+def primary_badge() -> str:
+    return format_html("<strong>★ {}</strong>", _("Primary"))
+
 
 STATUS_BADGES = {
     # status → (colour, label); the label always goes with the colour.
-    "active": ("#1a7f37", "Active"),
-    "pending": ("#9a6700", "Configuring"),
-    "inactive": ("#6e7781", "Inactive"),
-    "error": ("#cf222e", "Error"),
-    "healthy": ("#1a7f37", "Healthy"),
-    "degraded": ("#9a6700", "Degraded"),
-    "down": ("#cf222e", "Down"),
-    "unknown": ("#6e7781", "Unknown"),
+    "active": ("#1a7f37", gettext_lazy("Active")),
+    "pending": ("#9a6700", gettext_lazy("Configuring")),
+    "inactive": ("#6e7781", gettext_lazy("Inactive")),
+    "error": ("#cf222e", gettext_lazy("Error")),
+    "healthy": ("#1a7f37", gettext_lazy("Healthy")),
+    "degraded": ("#9a6700", gettext_lazy("Degraded")),
+    "down": ("#cf222e", gettext_lazy("Down")),
+    "unknown": ("#6e7781", gettext_lazy("Unknown")),
 }
 
 

@@ -79,7 +79,7 @@ def test_test_connection_action_reports_health(client, setup):
     admin_a, mine, theirs = setup
     client.force_login(admin_a)
     response = client.post(reverse(CHANGELIST), {"action": "test_connection", "_selected_action": [str(mine[0].pk)]}, follow=True)
-    assert "Alpha-wa-1: healthy" in response.content.decode()
+    assert "Alpha-wa-1: Healthy" in response.content.decode()
     assert OrganizationIntegration.objects.get(pk=mine[0].pk).health_status == "healthy"
 
 
