@@ -6,6 +6,7 @@ from django.urls import reverse
 
 from audit.models import AuditEvent
 from integrations.models import Membership, Message, OrganizationIntegration, ProviderMigration
+from tests.conftest import join_eager_threads
 from tests.factories import make_integration, make_membership, make_user
 
 State = ProviderMigration.State
@@ -117,3 +118,25 @@ def test_cancel_keeps_a_created_integration_that_carried_traffic(client_a, organ
     assert OrganizationIntegration.objects.filter(pk=used.pk).exists()
     migration = ProviderMigration.objects.get()
     assert migration.state == State.CANCELLED and "Kept 1" in migration.log[-1]["detail"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_completing_removes_the_attempts_it_abandoned(client_a, organization, primary_a, wizard, eager_celery):
+    spare = make_integration(organization=organization, display_name="Spare", status="active")
+    act(client_a, wizard, "select", {"provider_name": "sandbox_whatsapp"})
+    configure_new(client_a, wizard, "Attempt 1", health="down")
+    act(client_a, wizard, "test")
+    # Another integration instead of the failed attempt, then through to the end.
+    act(client_a, wizard, "select", {"provider_name": "sandbox_whatsapp", "migration_id": ProviderMigration.objects.get().pk})
+    act(client_a, wizard, "configure", {"existing": spare.pk})
+    act(client_a, wizard, "test")
+    act(client_a, wizard, "execute")
+    join_eager_threads()
+
+    migration = ProviderMigration.objects.get()
+    assert migration.state == State.COMPLETED and migration.target == spare
+    names = set(OrganizationIntegration.objects.for_org(organization).values_list("display_name", flat=True))
+    assert names == {"Sandbox A", "Spare"}
+    deleted = AuditEvent.objects.for_org(organization).get(action="integration.deleted")
+    assert "finished with another integration" in deleted.reason
+    assert migration.log[-1]["step"] == "cleanup" and "Attempt 1" in migration.log[-1]["detail"]

@@ -17,11 +17,13 @@ from uuid import UUID
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from integrations.errors import OperationRefused, ServiceError, SwitchRefused
 from integrations.models import OrganizationIntegration, ProviderMigration
 from integrations.services import notifications
 from integrations.services.health import integration_test_connection
+from integrations.services.migration.cleanup import remove_unused_created
 from integrations.services.migration.state import (
     SYSTEM_ACTOR,
     audit_migration,
@@ -173,8 +175,18 @@ def migration_execute(*, migration_id: UUID | str) -> ProviderMigration:
             current.progress = 100
             current.finished_at = timezone.now()
             log_step(current, step=step, outcome="ok", detail=f"'{target.display_name}' is the primary.")
+            # Attempts abandoned on the way (another provider chosen after a failed test) go.
+            cleanup = remove_unused_created(
+                current, actor=actor, keep_id=target.pk,
+                reason=_("Created by a migration that finished with another integration."),
+            )
+            if cleanup.removed_ids or cleanup.kept_ids:
+                log_step(current, step="cleanup", outcome="ok", detail=cleanup.detail())
             current.save()
-            audit_migration(current, action="completed", actor=actor)
+            audit_migration(
+                current, action="completed", actor=actor,
+                after={"removed_integrations": cleanup.removed_ids} if cleanup.removed_ids else None,
+            )
     except _Stopped:
         pass
     except (ServiceError, ValidationError, ProviderError) as exc:

@@ -29,17 +29,16 @@ from django.utils.translation import gettext as _
 
 from integrations.errors import OperationRefused
 from integrations.models import Organization, OrganizationIntegration, ProviderMigration
-from integrations.selectors.integrations import never_used_integrations, primary_integration
+from integrations.selectors.integrations import primary_integration
 from integrations.selectors.migrations import open_migration
 from integrations.services.health import integration_test_connection
 from integrations.services.integrations import (
     integration_create,
-    integration_delete,
     integration_update,
 )
+from integrations.services.migration.cleanup import remove_unused_created
 from integrations.services.migration.state import (
     audit_migration,
-    created_integration_ids,
     locked,
     log_step,
     refuse_when_disabled,
@@ -356,33 +355,20 @@ def migration_cancel(*, migration: ProviderMigration, actor: Any) -> ProviderMig
     with transaction.atomic():
         current = locked(migration.pk)
         require_state(current, State.DRAFT, State.CONFIGURED, State.TESTED, doing="be cancelled")
-        created = created_integration_ids(current)
-        removable = never_used_integrations(organization=current.organization, ids=created)
-        removed = []
-        for integration in removable:
-            integration_delete(
-                integration=integration,
-                actor=actor,
-                reason=_("Created by a migration that was cancelled before it ran."),
-            )
-            removed.append(integration.display_name)
-        removed_ids = {str(row.pk) for row in removable}
-        kept = [pk for pk in created if pk not in removed_ids]
+        cleanup = remove_unused_created(
+            current, actor=actor, reason=_("Created by a migration that was cancelled before it ran.")
+        )
         current.state = State.CANCELLED
-        current.target = None if current.target_id and str(current.target_id) in removed_ids else current.target
+        if current.target_id and str(current.target_id) in cleanup.removed_ids:
+            current.target = None
         current.finished_at = timezone.now()
-        detail = ""
-        if removed:
-            detail = f"Removed {', '.join(repr(name) for name in removed)}, created by this migration."
-        if kept:
-            detail = f"{detail} Kept {len(kept)} integration(s) it created that are primary or carried traffic.".strip()
-        log_step(current, step="cancelled", outcome="ok", detail=detail)
-        current.log[-1]["removed"] = removed
+        log_step(current, step="cancelled", outcome="ok", detail=cleanup.detail())
+        current.log[-1]["removed"] = cleanup.removed_names
         current.save()
         audit_migration(
             current,
             action="cancelled",
             actor=actor,
-            after={"removed_integrations": sorted(removed_ids), "kept_integrations": kept},
+            after={"removed_integrations": sorted(cleanup.removed_ids), "kept_integrations": cleanup.kept_ids},
         )
     return current
