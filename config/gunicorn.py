@@ -1,8 +1,8 @@
 """gunicorn settings: ``gunicorn -c config/gunicorn.py config.wsgi:application``.
 
 Prepares the metrics directory before the workers fork and tells prometheus-client when one
-exits (multiprocess mode, see ``config/metrics_dir.py``); with ``LOG_FORMAT=json`` gunicorn's
-own error and access logs are JSON lines too.
+exits (multiprocess mode, see ``config/metrics_dir.py``); gunicorn's own error and access logs
+take our shape (JSON lines with ``LOG_FORMAT=json``), secret query values redacted.
 """
 
 import os
@@ -13,9 +13,8 @@ from config.logging import gunicorn_logconfig
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 workers = int(os.environ.get("GUNICORN_WORKERS", "3"))
 accesslog = "-"
-_json_logs = gunicorn_logconfig(log_format=os.environ.get("LOG_FORMAT", "plain"))
-if _json_logs:
-    logconfig_dict = _json_logs
+# Always our config: it redacts secret query values (a bridge's legacy ?token=) from the access log.
+logconfig_dict = gunicorn_logconfig(log_format=os.environ.get("LOG_FORMAT", "plain"))
 
 
 def on_starting(server):

@@ -82,7 +82,7 @@ def test_plain_is_the_default_and_an_unknown_format_is_refused():
     assert logging_config(log_format="json", level="INFO")["handlers"]["console"]["formatter"] == "json"
     with pytest.raises(ValueError, match="LOG_FORMAT"):
         logging_config(log_format="xml", level="INFO")
-    assert gunicorn_logconfig(log_format="plain") is None
+    assert gunicorn_logconfig(log_format="plain")["handlers"]["console"]["formatter"] == "plain"
     gunicorn = gunicorn_logconfig(log_format="json")
     assert set(gunicorn["loggers"]) == {"gunicorn.error", "gunicorn.access"}
     assert gunicorn["handlers"]["console"]["formatter"] == "json"
