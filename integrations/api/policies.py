@@ -4,16 +4,26 @@ selector or service per call."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.utils.translation import gettext_lazy
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from integrations.models import ChannelPolicy, ScheduledSwitch
-from integrations.selectors.policies import carried_shares, policy_get, scheduled_switch_list
+from integrations.models import ChannelPolicy, Rollout, ScheduledSwitch
+from integrations.selectors.policies import (
+    carried_shares,
+    integration_attempt_stats,
+    policy_get,
+    rollout_get,
+    rollout_list,
+    scheduled_switch_list,
+)
 from integrations.services.policies.channel_policy import set_policy
+from integrations.services.policies.rollouts import cancel_rollout, start_rollout
 from integrations.services.policies.scheduled import cancel_scheduled_switch, schedule_switch
 
 
@@ -142,3 +152,97 @@ class ScheduledSwitchCancelView(APIView):
         row = cancel_scheduled_switch(organization=request.organization, channel=channel, switch_id=pk, actor=request.user,
                                       reason=serializer.validated_data["reason"])
         return Response(ScheduledSwitchSerializer(row).data)
+
+
+# --------------------------------------------------------------------------- rollouts
+
+
+class StepStatsSerializer(serializers.Serializer):
+    attempts = serializers.IntegerField()
+    failures = serializers.IntegerField()
+    failure_rate = serializers.FloatField()
+
+
+class RolloutSerializer(serializers.ModelSerializer):
+    target = serializers.UUIDField(source="target_id", allow_null=True, read_only=True)
+    source = serializers.UUIDField(source="source_id", allow_null=True, read_only=True)
+    share = serializers.IntegerField(read_only=True, help_text=gettext_lazy("The target's share now, in percent."))
+    next_step_at = serializers.SerializerMethodField()
+    current_step = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Rollout
+        fields = ["id", "channel", "target", "target_name", "source", "steps", "step_seconds", "max_failure_rate",
+                  "min_sample", "step_index", "share", "status", "detail", "step_started_at", "next_step_at",
+                  "current_step", "log", "created_at", "finished_at"]
+        read_only_fields = fields
+
+    @extend_schema_field(serializers.DateTimeField(allow_null=True))
+    def get_next_step_at(self, rollout):
+        if rollout.status != Rollout.Status.RUNNING:
+            return None
+        return serializers.DateTimeField().to_representation(rollout.step_started_at + timedelta(seconds=rollout.step_seconds))
+
+    @extend_schema_field(StepStatsSerializer(allow_null=True))
+    def get_current_step(self, rollout):
+        """How the target's attempts went in the step now held (what the guard judges)."""
+        if rollout.status != Rollout.Status.RUNNING:
+            return None
+        stats = integration_attempt_stats(organization=rollout.organization, channel=rollout.channel,
+                                          integration_id=rollout.target_id, since=rollout.step_started_at)
+        return StepStatsSerializer({"attempts": stats.attempts, "failures": stats.failures,
+                                    "failure_rate": round(stats.failure_rate, 4)}).data
+
+
+class RolloutCreateSerializer(serializers.Serializer):
+    integration_id = serializers.UUIDField()
+    steps = serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=100), min_length=1, max_length=10,
+                                  help_text=gettext_lazy("The target's share at each step, in percent, increasing, ending at 100."))
+    step_seconds = serializers.IntegerField(min_value=10, max_value=7 * 24 * 3600)
+    max_failure_rate = serializers.FloatField(min_value=0, max_value=1)
+    min_sample = serializers.IntegerField(min_value=1, max_value=100_000, required=False, default=20)
+    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=500)
+
+
+@extend_schema(tags=["channels"])
+class RolloutListView(GenericAPIView):
+    """Gradual migrations of the channel's traffic to another integration, newest first. Each
+    step is held while the target's failure rate stays inside the guard; a breach rolls the share
+    back to 0; the last step (100) switches the primary."""
+
+    serializer_class = RolloutSerializer
+
+    @extend_schema(responses={200: RolloutSerializer(many=True)})
+    def get(self, request, channel):
+        page = self.paginate_queryset(rollout_list(organization=request.organization, channel=channel))
+        return self.get_paginated_response(RolloutSerializer(page, many=True).data)
+
+    @extend_schema(request=RolloutCreateSerializer, responses={201: RolloutSerializer})
+    def post(self, request, channel):
+        serializer = RolloutCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        rollout = start_rollout(
+            organization=request.organization, channel=channel, integration_id=data["integration_id"],
+            steps=list(data["steps"]), step_seconds=data["step_seconds"], max_failure_rate=data["max_failure_rate"],
+            min_sample=data["min_sample"], actor=request.user, reason=data["reason"],
+        )
+        return Response(RolloutSerializer(rollout).data, status=status.HTTP_201_CREATED)
+
+
+@extend_schema(tags=["channels"])
+class RolloutDetailView(APIView):
+    @extend_schema(responses={200: RolloutSerializer})
+    def get(self, request, channel, pk):
+        return Response(RolloutSerializer(rollout_get(organization=request.organization, channel=channel, rollout_id=pk)).data)
+
+
+@extend_schema(tags=["channels"])
+class RolloutCancelView(APIView):
+    @extend_schema(request=CancelSerializer, responses={200: RolloutSerializer})
+    def post(self, request, channel, pk):
+        serializer = CancelSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        rollout = cancel_rollout(organization=request.organization, channel=channel, rollout_id=pk, actor=request.user,
+                                 reason=serializer.validated_data["reason"])
+        return Response(RolloutSerializer(rollout).data)

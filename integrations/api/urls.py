@@ -43,6 +43,9 @@ v1 = [
     path("channels/<str:channel>/scheduled-switches/", policies.ScheduledSwitchListView.as_view(), name="scheduled-switch-list"),
     path("channels/<str:channel>/scheduled-switches/<uuid:pk>/cancel/", policies.ScheduledSwitchCancelView.as_view(),
          name="scheduled-switch-cancel"),
+    path("channels/<str:channel>/rollouts/", policies.RolloutListView.as_view(), name="rollout-list"),
+    path("channels/<str:channel>/rollouts/<uuid:pk>/", policies.RolloutDetailView.as_view(), name="rollout-detail"),
+    path("channels/<str:channel>/rollouts/<uuid:pk>/cancel/", policies.RolloutCancelView.as_view(), name="rollout-cancel"),
     path("", include(router.urls)),
 ]
 

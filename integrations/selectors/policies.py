@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.db.models import Case, Count, IntegerField, Value, When
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
+from integrations.errors import NotFound
 from integrations.models import (
     Call,
     Channel,
@@ -15,6 +17,7 @@ from integrations.models import (
     Message,
     Organization,
     OrganizationIntegration,
+    Rollout,
     ScheduledSwitch,
 )
 from integrations.selectors.channels import check_channel
@@ -89,3 +92,65 @@ def scheduled_switch_list(*, organization: Organization, channel: str):
                                   output_field=IntegerField()))
         .order_by("open_first", "at", "id")
     )
+
+
+# Attempt outcomes (delivery/records.py) that count against an integration in a rollout's guard:
+# it was tried and did not take the message. Skipped (breaker open) is not an attempt.
+FAILED_OUTCOMES = frozenset({"unavailable", "rejected"})
+SENT_OUTCOMES = frozenset({"sent", "reconciled"})
+GUARD_SCAN_LIMIT = 50_000
+
+
+@dataclass(frozen=True)
+class AttemptStats:
+    attempts: int
+    failures: int
+
+    @property
+    def failure_rate(self) -> float:
+        return self.failures / self.attempts if self.attempts else 0.0
+
+
+def _attempt_time(attempt: dict) -> datetime:
+    try:
+        return datetime.fromisoformat(str(attempt.get("at")))
+    except ValueError:
+        return datetime.min.replace(tzinfo=UTC)
+
+
+def integration_attempt_stats(*, organization: Organization, channel: str, integration_id, since: datetime) -> AttemptStats:
+    """How the integration's attempts went since ``since``: every attempt recorded on the
+    channel's rows (messages, calls for voip) that names it, by the attempt's own time. Reads at
+    most ``GUARD_SCAN_LIMIT`` rows, the most recently changed first."""
+    model = Call if channel == Channel.VOIP else Message
+    rows = model.objects.for_org(organization).filter(updated_at__gte=since)
+    if model is Message:
+        rows = rows.filter(channel=channel)
+    wanted = str(integration_id)
+    attempts = failures = 0
+    for row_attempts in rows.order_by("-updated_at").values_list("attempts", flat=True)[:GUARD_SCAN_LIMIT]:
+        for attempt in row_attempts or ():
+            if attempt.get("integration") != wanted or _attempt_time(attempt) < since:
+                continue
+            if attempt.get("outcome") in FAILED_OUTCOMES:
+                attempts, failures = attempts + 1, failures + 1
+            elif attempt.get("outcome") in SENT_OUTCOMES:
+                attempts += 1
+    return AttemptStats(attempts=attempts, failures=failures)
+
+
+def rollout_list(*, organization: Organization, channel: str):
+    check_channel(channel)
+    return Rollout.objects.for_org(organization).filter(channel=channel).order_by("-created_at", "-id")
+
+
+def running_rollout(*, organization: Organization, channel: str) -> Rollout | None:
+    return Rollout.objects.for_org(organization).filter(channel=channel, status=Rollout.Status.RUNNING).first()
+
+
+def rollout_get(*, organization: Organization, channel: str, rollout_id) -> Rollout:
+    check_channel(channel)
+    rollout = Rollout.objects.for_org(organization).filter(channel=channel, pk=rollout_id).first()
+    if rollout is None:
+        raise NotFound(_("No such rollout."))
+    return rollout

@@ -16,8 +16,8 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from audit import services as audit
-from integrations.errors import NotFound
-from integrations.models import ChannelPolicy, Organization, OrganizationIntegration
+from integrations.errors import NotFound, OperationRefused
+from integrations.models import ChannelPolicy, Organization, OrganizationIntegration, Rollout
 from integrations.selectors.channels import check_channel
 from integrations.services.routing import invalidate_route
 from integrations.services.switching import lock_channel_rows
@@ -106,13 +106,38 @@ def set_policy(
     reason: str = "",
 ) -> ChannelPolicy:
     """Set (organization, channel)'s policy. ``primary`` mode drops the weights; rules apply in
-    both modes. Raises ``ValidationError`` for a bad policy."""
+    both modes. Raises ``ValidationError`` for a bad policy, ``OperationRefused`` while a rollout
+    runs on the channel (it owns the weights until it ends or is cancelled)."""
     check_channel(channel)
+    if Rollout.objects.for_org(organization).filter(channel=channel, status=Rollout.Status.RUNNING).exists():
+        raise OperationRefused(_("A rollout is moving this channel's traffic; cancel it before changing the policy."),
+                               code="rollout_running")
+    return write_policy(organization=organization, channel=channel, mode=mode, weights=weights, rules=rules,
+                        actor=actor, reason=reason)
+
+
+def write_policy(
+    *,
+    organization: Organization,
+    channel: str,
+    mode: str,
+    weights: Any = None,
+    rules: Any = None,
+    actor: Any,
+    reason: str = "",
+    drop_unusable_rules: bool = False,
+) -> ChannelPolicy:
+    """``set_policy`` without the rollout check: what a rollout uses to move its own shares.
+    ``drop_unusable_rules`` drops rules naming an integration that is no longer active instead of
+    refusing (a rollout must always be able to restore the policy)."""
     if mode not in ChannelPolicy.Mode.values:
         raise ValidationError({"mode": [_("Mode is one of: %(modes)s.") % {"modes": ", ".join(ChannelPolicy.Mode.values)}]})
     with transaction.atomic():
-        active = _active_ids(lock_channel_rows(organization=organization, channel=channel),
-                             _named_ids(mode=mode, weights=weights, rules=rules))
+        rows = lock_channel_rows(organization=organization, channel=channel)
+        if drop_unusable_rules:
+            usable = {str(row.pk) for row in rows if row.status == OrganizationIntegration.Status.ACTIVE}
+            rules = [rule for rule in rules or () if str(rule.get("integration_id")) in usable]
+        active = _active_ids(rows, _named_ids(mode=mode, weights=weights, rules=rules))
         cleaned_weights = _clean_weights(weights, active) if mode == ChannelPolicy.Mode.SPLIT else {}
         cleaned_rules = _clean_rules(rules, active)
         policy, created = ChannelPolicy.objects.select_for_update().get_or_create(

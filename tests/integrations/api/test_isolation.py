@@ -29,6 +29,7 @@ from integrations.models import (
     Message,
     MessageTemplate,
     OrganizationIntegration,
+    Rollout,
     ScheduledSwitch,
     TemplateMapping,
 )
@@ -107,6 +108,16 @@ def _b_scheduled_switch(b: Tenant) -> dict:
     return {"channel": "whatsapp", "pk": row.pk}
 
 
+def _b_rollout(b: Tenant) -> dict:
+    """A running rollout of B's (one per channel: the same one on every call)."""
+    row, _created = Rollout.objects.get_or_create(
+        organization=b.organization, channel="whatsapp", status=Rollout.Status.RUNNING,
+        defaults={"target": b.whatsapp_fallback, "source": b.whatsapp_primary, "target_name": b.whatsapp_fallback.display_name,
+                  "steps": [10, 100], "step_seconds": 60, "max_failure_rate": 0.1, "step_started_at": timezone.now()},
+    )
+    return {"channel": "whatsapp", "pk": row.pk}
+
+
 CASES: dict[tuple[str, str], Case] = {
     ("api:auth-token", "POST"): Case("public", body=lambda b: {"username": b.admin.username, "password": "wrong"}),
     ("api:schema", "GET"): Case("public"),
@@ -148,6 +159,14 @@ CASES: dict[tuple[str, str], Case] = {
         body=lambda b: {"integration_id": str(b.whatsapp_fallback.pk), "at": (timezone.now() + timedelta(hours=1)).isoformat()},
     ),
     ("api:scheduled-switch-cancel", "POST"): Case("foreign", kwargs=_b_scheduled_switch),
+    ("api:rollout-list", "GET"): Case("scoped", kwargs=lambda b: {"channel": "whatsapp"}),
+    ("api:rollout-list", "POST"): Case(
+        "foreign", kwargs=lambda b: {"channel": "whatsapp"},
+        body=lambda b: {"integration_id": str(b.whatsapp_fallback.pk), "steps": [10, 100], "step_seconds": 60,
+                        "max_failure_rate": 0.1},
+    ),
+    ("api:rollout-detail", "GET"): Case("foreign", kwargs=_b_rollout),
+    ("api:rollout-cancel", "POST"): Case("foreign", kwargs=_b_rollout),
     ("api:message-list", "GET"): Case("scoped"),
     ("api:message-list", "POST"): Case("scoped", body=lambda b: {"channel": "whatsapp", "to": "+14155550111", "body": "A"}),
     ("api:message-batch", "POST"): Case(

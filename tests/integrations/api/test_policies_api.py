@@ -110,3 +110,29 @@ def test_schedule_list_and_cancel_a_switch(api_client, tenant_a):
     viewer = api_client(user=tenant_a.user(Membership.Role.VIEWER))
     assert viewer.get(url).status_code == 200
     assert viewer.post(url, {"integration_id": str(tenant_a.whatsapp_fallback.pk), "at": at}, format="json").status_code == 403
+
+
+def test_start_watch_and_cancel_a_rollout(api_client, tenant_a):
+    client = api_client(user=tenant_a.admin)
+    url = "/api/v1/channels/whatsapp/rollouts/"
+    body = {"integration_id": str(tenant_a.whatsapp_fallback.pk), "steps": [10, 50, 100], "step_seconds": 300,
+            "max_failure_rate": 0.05, "reason": "move"}
+    response = client.post(url, body, format="json")
+    assert response.status_code == 201, response.json()
+    rollout = response.json()
+    assert (rollout["status"], rollout["share"], rollout["step_index"]) == ("running", 10, 0)
+    assert rollout["current_step"] == {"attempts": 0, "failures": 0, "failure_rate": 0.0} and rollout["next_step_at"]
+    assert client.get(f"{url}{rollout['id']}/").json()["id"] == rollout["id"]
+    assert [r["id"] for r in client.get(url).json()["results"]] == [rollout["id"]]
+    policy = client.get(URL).json()
+    assert policy["weights"] == {str(tenant_a.whatsapp_primary.pk): 90, str(tenant_a.whatsapp_fallback.pk): 10}
+    refused = client.put(URL, {"mode": "primary"}, format="json")
+    assert refused.status_code == 409 and refused.json()["code"] == "rollout_running"
+    assert client.post(url, body, format="json").json()["code"] == "rollout_running"
+    cancelled = client.post(f"{url}{rollout['id']}/cancel/", {"reason": "later"}, format="json").json()
+    assert cancelled["status"] == "cancelled" and cancelled["share"] == 0 and cancelled["current_step"] is None
+    assert client.get(URL).json()["mode"] == "primary"
+    bad = client.post(url, {**body, "steps": [50, 10]}, format="json")
+    assert bad.status_code == 400 and "steps" in bad.json()["errors"]
+    viewer = api_client(user=tenant_a.user(Membership.Role.VIEWER))
+    assert viewer.get(url).status_code == 200 and viewer.post(url, body, format="json").status_code == 403
