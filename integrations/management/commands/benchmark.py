@@ -9,7 +9,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import connection
 
-from integrations.benchmarking import api_e2e, api_load, scenarios
+from integrations.benchmarking import api_e2e, api_load, policy_split, scenarios
 
 
 class Command(BaseCommand):
@@ -35,6 +35,8 @@ class Command(BaseCommand):
             ("e2e-0ms", lambda: api_e2e.end_to_end_api(messages=e2e, latency_ms=0, log_dir=log_dir)),
             ("e2e-200ms", lambda: api_e2e.end_to_end_api(messages=e2e, latency_ms=200, log_dir=log_dir)),
             ("api", lambda: api_load.api_load(seconds=3 if quick else 10, clients=16, log_dir=log_dir)),
+            # Weighted split and a rollout in progress: measured shares, lost, duplicated.
+            ("policy", lambda: policy_split.policy_runs(messages=500 if quick else 2000, log_dir=log_dir)),
         ]
         rows = []
         for name, run in plan:
