@@ -304,3 +304,17 @@ def test_the_integration_admin_pages_are_portuguese(portuguese_admin, organizati
     assert_portuguese(change, shows=["Alterar integração", "status:", "saúde:", "URL do webhook:", "Prioridade",
                                      "Ordem de reserva: a maior vem primeiro."], sources=ADMIN)
     assert 'value="Salvar"' in change
+
+
+@pytest.mark.django_db
+def test_a_migrations_page_is_portuguese(portuguese_admin, organization):
+    make_integration(organization=organization, display_name="Principal", config={"label": "p"})
+    migration = migration_start(organization=organization, channel="whatsapp", provider_name="sandbox_whatsapp",
+                                actor=None)
+    url = reverse("provider_admin:migration", args=[organization.slug, "whatsapp", migration.pk])
+    html = portuguese_admin.get(url).content.decode()
+    assert_portuguese(html, shows=["Migrações de Acme", "Migração de WhatsApp", "Migração rascunho", "De Principal para",
+                                   "Estado: Rascunho", "Progresso", "Trilha de auditoria", "Quando", "Autor",
+                                   "Voltar aos provedores"],
+                      sources=("templates/admin/providers/migration.html",))
+    assert 'data-label="Quando"' in html
