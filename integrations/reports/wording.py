@@ -15,8 +15,9 @@ from django.utils.timesince import timesince
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from integrations.models import OrganizationIntegration
+from integrations.models import OrganizationIntegration, ProviderMigration
 from providers import features as f
+from providers.registry import UnknownProvider, get_registry
 
 FEATURE_WORDS = {
     f.TEMPLATES: gettext_lazy("message templates"),
@@ -138,7 +139,24 @@ SKIPPED_FIELDS = {"id", "channel"}
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
-def _value_words(value: Any, names: dict[str, str]) -> str:
+# Stored codes said with the models' own (translated) labels.
+VALUE_LABELS = {
+    "state": ProviderMigration.State,
+    "status": OrganizationIntegration.Status,
+    "health": OrganizationIntegration.Health,
+    "health_status": OrganizationIntegration.Health,
+}
+
+
+def _value_words(value: Any, names: dict[str, str], key: str = "") -> str:
+    choices = VALUE_LABELS.get(key)
+    if choices is not None and isinstance(value, str) and value in choices.values:
+        return str(choices(value).label)
+    if key in ("provider_name", "target_provider_name") and isinstance(value, str):
+        try:
+            return get_registry().get(value).display_name
+        except UnknownProvider:
+            return value
     if value is None or value == "" or value == []:
         return _("none")
     if value is True:
@@ -164,14 +182,14 @@ def audit_change(before: dict | None, after: dict | None, *, names: dict[str, st
         label = str(FIELD_WORDS.get(key, key.replace("_", " ")))
         if key in before and key in after:
             if before[key] != after[key]:
-                lines.append(f"{label}: {_value_words(before[key], names)} → {_value_words(after[key], names)}")
+                lines.append(f"{label}: {_value_words(before[key], names, key)} → {_value_words(after[key], names, key)}")
         elif key in after:
             if not before:
-                lines.append(f"{label}: {_value_words(after[key], names)}")
+                lines.append(f"{label}: {_value_words(after[key], names, key)}")
             else:
-                lines.append(f"{label}: {_('none')} → {_value_words(after[key], names)}")
+                lines.append(f"{label}: {_('none')} → {_value_words(after[key], names, key)}")
         else:
-            lines.append(f"{label}: {_value_words(before[key], names)} → {_('none')}")
+            lines.append(f"{label}: {_value_words(before[key], names, key)} → {_('none')}")
     return lines
 
 

@@ -64,7 +64,7 @@ def test_audit_change_in_words_with_names_for_ids():
         {"state": "executing", "is_primary": True, "target": target, "id": target},
         names={target: "Sandbox B"},
     )
-    assert lines == ["state: tested → executing", "primary: no → yes", "to: another integration → “Sandbox B”"]
+    assert lines == ["state: Tested → Executing", "primary: no → yes", "to: another integration → “Sandbox B”"]
     assert audit_change(None, {"display_name": "B", "priority": 90}) == ["name: B", "fallback priority: 90"]
 
 
@@ -74,7 +74,7 @@ def test_the_migration_trail_and_the_audit_admin_show_changes_in_words(client_a,
     client_a.post(wizard + "configure/", {"display_name": "Sandbox B"})
     migration = ProviderMigration.objects.get()
     page = client_a.get(reverse("provider_admin:migration", args=[organization.slug, "whatsapp", migration.pk])).content.decode()
-    assert "state: draft → configured" in page
+    assert "state: Draft → Configured" in page and "provider: Sandbox WhatsApp" in page
     assert "to: none → “Sandbox B”" in page
     assert "Show ids" in page and str(migration.target_id) in page  # ids on demand
     event = AuditEvent.objects.for_org(organization).filter(action="integration.created").first()
