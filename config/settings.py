@@ -272,6 +272,9 @@ DELIVERY_REQUEUE_AFTER = env.int("DELIVERY_REQUEUE_AFTER", default=300)
 DELIVERY_BATCH_SIZE = env.int("DELIVERY_BATCH_SIZE", default=50)
 DELIVERY_SEND_CONCURRENCY = env.int("DELIVERY_SEND_CONCURRENCY", default=64)
 DELIVERY_ROUTE_ROWS_MAX_AGE = env.float("DELIVERY_ROUTE_ROWS_MAX_AGE", default=1.0)
+# Longest a send waits for its integration's turn under send_rate_limit before delivery tries the
+# next integration (or retries later); keep it well under DELIVERY_LEASE_SECONDS.
+DELIVERY_PACING_MAX_WAIT = env.float("DELIVERY_PACING_MAX_WAIT", default=10.0)
 # Back-pressure at intake: when an organization's waiting messages (queued or sending) would pass
 # this, new sends answer 429 with Retry-After (seconds). 0 = no limit. The count is kept in process
 # this many seconds between counts (integrations/services/delivery/queue_depth.py).

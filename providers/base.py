@@ -82,6 +82,9 @@ class Provider:
     config_fields: ClassVar[tuple[ConfigField, ...]] = ()
     pricing: ClassVar[PriceModel]
     features: ClassVar[frozenset[str]] = frozenset()
+    # Sends per second the provider accepts by default (its documentation), used when an
+    # integration's ``send_rate_limit`` is empty; 0 = no limit (self-hosted bridges, simulations).
+    default_send_rate_limit: ClassVar[float] = 0
     # In-process simulations (the sandbox): registered only where the operator enables them.
     simulated: ClassVar[bool] = False
     # The operations the registry requires a concrete class to implement.
@@ -175,6 +178,18 @@ class Provider:
             if config_field.name == name and config_field.default is not None:
                 return config_field.default
         return default
+
+    @classmethod
+    def send_rate_limit(cls, config: Mapping[str, Any]) -> float:
+        """Sends per second for an integration with this ``config``: its ``send_rate_limit``, else
+        the provider's default. 0 means unlimited."""
+        value = (config or {}).get("send_rate_limit") if isinstance(config, Mapping) else None
+        if value in (None, ""):
+            return float(cls.default_send_rate_limit)
+        try:
+            return max(float(value), 0.0)
+        except (TypeError, ValueError):
+            return float(cls.default_send_rate_limit)
 
     def secret(self, name: str) -> str:
         value = self.credentials.get(name)

@@ -81,6 +81,10 @@ COMMON_FIELDS = (
     ConfigField("require_webhook_signature", "Require webhook signature verification", kind="bool",
                 required=False, default=True),
     ConfigField("business_hours_auto_reply", "Business-hours auto-reply", required=False, max_length=1000),
+    # Pacing, not an error: delivery spaces this integration's sends across every worker.
+    ConfigField("send_rate_limit", "Sends per second", kind="float", required=False, min_value=0, max_value=10_000,
+                help_text="Most messages (or calls) per second sent through this integration, across all workers; "
+                          "0 = unlimited. Empty = the provider's documented default."),
 )
 
 def string_problem(text: str) -> str | None:

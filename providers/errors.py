@@ -66,6 +66,16 @@ class ProviderUnavailable(ProviderError):
     retryable = True
 
 
+class ProviderRateLimited(ProviderUnavailable):
+    """The provider asks us to slow down (HTTP 429, Meta 130429, Twilio 20429…). Delivery paces
+    the integration instead of counting it towards the circuit breaker; ``retry_after`` is the
+    provider's ``Retry-After`` in seconds, when it sent one."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any):
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after if isinstance(retry_after, int | float) and retry_after > 0 else None
+
+
 class ProviderRejected(ProviderError):
     """Final: the provider refused the request and would refuse it again.
 

@@ -237,6 +237,15 @@ def base_url_field(default: str, *, required: bool = False, help_text: str = "")
     )
 
 
+def retry_after_seconds(response) -> float | None:
+    """The ``Retry-After`` of a response in seconds (the delta-seconds form), or None."""
+    try:
+        value = float(str(response.headers.get("Retry-After", "")).strip())
+    except (AttributeError, ValueError):
+        return None
+    return value if 0 < value < 3600 else None
+
+
 def transient_status(status: int) -> bool:
     """Rate limits and server errors: worth retrying, here or on another provider."""
     return status == 429 or status >= 500

@@ -27,6 +27,7 @@ from providers.catalog import CATALOG
 from providers.config import ConfigField
 from providers.errors import (
     ProviderConfigurationError,
+    ProviderRateLimited,
     ProviderRejected,
     ProviderUnavailable,
     WebhookSignatureError,
@@ -77,7 +78,7 @@ def sign(secret: str, body: bytes) -> str:
     return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
-FAILURE_MODES = ("unavailable", "rejected_provider", "rejected_recipient")
+FAILURE_MODES = ("unavailable", "rejected_provider", "rejected_recipient", "rate_limited")
 
 MAX_LATENCY_MS = 10_000
 MAX_MEDIA_BYTES = 10 * 1024 * 1024
@@ -154,15 +155,12 @@ class SandboxMixin:
         if rate > 0 and random.random() < rate:
             mode = self.setting("failure_mode", "unavailable")
             if mode == "rejected_provider":
-                raise ProviderRejected(
-                    f"Sandbox {operation} refused: credentials rejected (simulated).",
-                    code="sandbox_auth", fail_over=True,
-                )
+                raise ProviderRejected(f"Sandbox {operation} refused: credentials rejected (simulated).",
+                                       code="sandbox_auth", fail_over=True)
             if mode == "rejected_recipient":
-                raise ProviderRejected(
-                    f"Sandbox {operation} refused: invalid recipient (simulated).",
-                    code="sandbox_recipient",
-                )
+                raise ProviderRejected(f"Sandbox {operation} refused: invalid recipient (simulated).", code="sandbox_recipient")
+            if mode == "rate_limited":
+                raise ProviderRateLimited(f"Sandbox {operation}: too many requests (simulated).", code="sandbox_429", status=429)
             raise ProviderUnavailable(f"Sandbox {operation} failed (simulated outage).", code="sandbox_503")
 
     def _record(self, kind: str, payload: dict[str, Any]) -> str:

@@ -24,11 +24,18 @@ from providers import events
 from providers.config import ConfigField
 from providers.errors import (
     ProviderError,
+    ProviderRateLimited,
     ProviderRejected,
     ProviderUnavailable,
     WebhookSignatureError,
 )
-from providers.http import HTTP_CONFIG_FIELDS, base_url_field, error_body, transient_status
+from providers.http import (
+    HTTP_CONFIG_FIELDS,
+    base_url_field,
+    error_body,
+    retry_after_seconds,
+    transient_status,
+)
 from providers.values import HealthStatus, ProviderHealth, WebhookRequest
 
 DEFAULT_BASE_URL = "https://api.twilio.com"
@@ -98,7 +105,10 @@ class TwilioAccountMixin:
         code = str(body.get("code") or "") or None
         message = str(body.get("message") or f"HTTP {response.status_code}")
         status = response.status_code
-        if transient_status(status) or code in RATE_LIMIT_CODES:
+        if status == 429 or code in RATE_LIMIT_CODES:
+            return ProviderRateLimited(f"Twilio: {message}", code=code or status, status=status,
+                                       retry_after=retry_after_seconds(response))
+        if transient_status(status):
             return ProviderUnavailable(f"Twilio: {message}", code=code or status, status=status)
         if code in NORMALIZED_ERRORS:
             return ProviderRejected(f"Twilio refused [{code}]: {message}", code=NORMALIZED_ERRORS[code], status=status, fail_over=True)

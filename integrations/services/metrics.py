@@ -92,7 +92,7 @@ BREAKER_TRANSITIONS = Counter(
 )
 
 # Attempt outcomes that did not reach the provider: no latency to observe.
-_NOT_CALLED = {"skipped_breaker", "no_route", "reconciled"}
+_NOT_CALLED = {"skipped_breaker", "no_route", "reconciled", "paced"}
 
 
 def _organization(organization: Any) -> str:

@@ -98,6 +98,8 @@ class Telnyx(HttpAdapterMixin, VoipProvider):
     official = True
     stability = Stability.HIGH
     pricing = CATALOG["telnyx"]
+    # Telnyx: 30 dials per second per account by default (its "Dials Per Second Limit" page).
+    default_send_rate_limit = 30
     features = frozenset({
         features.STATUS_CALLBACKS, features.CALL_INSTRUCTIONS, features.CALL_SCRIPTS, features.HANGUP, features.CALL_COST,
     })

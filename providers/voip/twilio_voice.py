@@ -68,6 +68,8 @@ class TwilioVoice(TwilioAccountMixin, HttpAdapterMixin, VoipProvider):
     official = True
     stability = Stability.HIGH
     pricing = CATALOG["twilio_voice"]
+    # Twilio: 1 call per second (CPS) per account for the Programmable Voice API by default.
+    default_send_rate_limit = 1
     features = frozenset({
         features.TWIML, features.STATUS_CALLBACKS, features.CALL_INSTRUCTIONS, features.HANGUP, features.CALL_LOOKUP,
         features.CALL_COST,

@@ -33,6 +33,7 @@ from providers.config import ConfigField
 from providers.errors import (
     ProviderConfigurationError,
     ProviderError,
+    ProviderRateLimited,
     ProviderRejected,
     ProviderUnavailable,
     WebhookSignatureError,
@@ -42,6 +43,7 @@ from providers.http import (
     HttpAdapterMixin,
     base_url_field,
     error_body,
+    retry_after_seconds,
     transient_status,
 )
 from providers.values import (
@@ -80,6 +82,8 @@ class MetaCloudWhatsApp(HttpAdapterMixin, WhatsAppProvider):
     official = True
     stability = Stability.HIGH
     pricing = CATALOG["meta_cloud"]
+    # Cloud API throughput: 80 messages per second per business phone number by default.
+    default_send_rate_limit = 80
     attachment_kinds = frozenset(ATTACHMENT_KINDS)
     max_body_length = 4096
     features = frozenset({
@@ -129,7 +133,10 @@ class MetaCloudWhatsApp(HttpAdapterMixin, WhatsAppProvider):
         code = str(error.get("code", "")) or None
         message = str(error.get("message") or f"HTTP {response.status_code}")
         status = response.status_code
-        if transient_status(status) or code in RATE_LIMIT_CODES:
+        if status == 429 or code in RATE_LIMIT_CODES:
+            return ProviderRateLimited(f"Meta Cloud API: {message}", code=code or status, status=status,
+                                       retry_after=retry_after_seconds(response))
+        if transient_status(status):
             return ProviderUnavailable(f"Meta Cloud API: {message}", code=code or status, status=status)
         normalized = meta_webhooks.NORMALIZED_ERRORS.get(code or "")
         if normalized:

@@ -80,6 +80,8 @@ class TwilioWhatsApp(TwilioAccountMixin, HttpAdapterMixin, WhatsAppProvider):
     official = True
     stability = Stability.HIGH
     pricing = CATALOG["twilio_whatsapp"]
+    # Twilio: 80 messages per second per WhatsApp sender by default (WhatsApp best practices).
+    default_send_rate_limit = 80
     attachment_kinds = frozenset(ATTACHMENT_KINDS)
     max_body_length = 1600
     features = frozenset({

@@ -48,10 +48,11 @@ def faulty_servers():
 
 
 @pytest.mark.django_db
-def test_hang_500_and_429_fail_over_open_their_breakers_and_lose_no_message(organization, faulty_servers, settings):
+def test_hang_and_500_open_their_breakers_429_paces_and_no_message_is_lost(organization, faulty_servers, settings):
     settings.BREAKER_FAILURE_THRESHOLD = THRESHOLD
     settings.BREAKER_COOLDOWN_SECONDS = 300
     settings.DELIVERY_MAX_RETRIES = 0
+    settings.DELIVERY_PACING_MAX_WAIT = 0  # a held integration is passed over at once
     faulty = {
         name: make_integration(
             organization=organization, provider_name="meta_cloud", display_name=f"Meta {name}",
@@ -82,10 +83,12 @@ def test_hang_500_and_429_fail_over_open_their_breakers_and_lose_no_message(orga
 
     names = {str(row.pk): name for name, row in faulty.items()} | {str(fallback.pk): "fallback"}
     tried = [[(names[a["integration"]], a["outcome"]) for a in m.attempts] for m in messages]
-    failing_round = [("hang", "unavailable"), ("500", "unavailable"), ("429", "unavailable"), ("fallback", "sent")]
-    skipping_round = [("hang", "skipped_breaker"), ("500", "skipped_breaker"), ("429", "skipped_breaker"),
-                      ("fallback", "sent")]
-    assert tried == [failing_round] * THRESHOLD + [skipping_round] * (MESSAGES - THRESHOLD)
+    # The 429 (Retry-After: 30) holds its integration back for every later message: pacing, not
+    # a failure, so its breaker stays closed.
+    first_round = [("hang", "unavailable"), ("500", "unavailable"), ("429", "unavailable"), ("fallback", "sent")]
+    failing_round = [("hang", "unavailable"), ("500", "unavailable"), ("429", "paced"), ("fallback", "sent")]
+    skipping_round = [("hang", "skipped_breaker"), ("500", "skipped_breaker"), ("429", "paced"), ("fallback", "sent")]
+    assert tried == [first_round] + [failing_round] * (THRESHOLD - 1) + [skipping_round] * (MESSAGES - THRESHOLD)
     first = {names[a["integration"]]: a for a in messages[0].attempts}
     assert first["hang"]["error_code"] == "timeout"
     assert first["500"]["error_code"] in ("2", "500")
@@ -96,13 +99,17 @@ def test_hang_500_and_429_fail_over_open_their_breakers_and_lose_no_message(orga
     # Each provider was called exactly THRESHOLD times (a POST is never retried by urllib3),
     # then its open breaker kept delivery away from it.
     assert {name: len(server.requests_to("POST", MESSAGES_PATH)) for name, server in faulty_servers.items()} == {
-        name: THRESHOLD for name in FAULTS
+        "hang": THRESHOLD, "500": THRESHOLD, "429": 1,
     }
-    for name, row in faulty.items():
+    for name in ("hang", "500"):
+        row = faulty[name]
         row.refresh_from_db()
         assert row.consecutive_failures == THRESHOLD, name
         assert breaker.breaker_state(integration=row) == breaker.BreakerState.OPEN, name
+    faulty["429"].refresh_from_db()
+    assert faulty["429"].consecutive_failures == 0
+    assert breaker.breaker_state(integration=faulty["429"]) == breaker.BreakerState.CLOSED
     opened = AuditEvent.objects.for_org(organization).filter(action="integration.breaker_opened")
-    assert sorted(opened.values_list("target_id", flat=True)) == sorted(str(row.pk) for row in faulty.values())
+    assert sorted(opened.values_list("target_id", flat=True)) == sorted(str(faulty[n].pk) for n in ("hang", "500"))
     # Bounded: three hung sends, not six, and never the server's full delay.
     assert elapsed < THRESHOLD * READ_TIMEOUT * 10

@@ -20,7 +20,12 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from providers.base import Provider, VoipProvider
-from providers.errors import ProviderError, ProviderRejected, ProviderUnavailable
+from providers.errors import (
+    ProviderError,
+    ProviderRateLimited,
+    ProviderRejected,
+    ProviderUnavailable,
+)
 from providers.registry import get_registry
 from providers.values import HealthStatus, OutboundCall, OutboundMessage
 from tests.providers.loopback import MALFORMED, LoopbackServer, Recorded, Reply, unused_port_url
@@ -251,10 +256,12 @@ class HttpProviderContract(ProviderContract):
             self.perform(adapter)
         assert caught.value.status == 500
 
-    def test_rate_limit_is_retryable(self, server, adapter):
+    def test_rate_limit_is_retryable_and_says_slow_down(self, server, adapter):
         server.queue(self.rate_limit_reply())
-        with pytest.raises(ProviderUnavailable):
+        with pytest.raises(ProviderUnavailable) as caught:
             self.perform(adapter)
+        # Delivery paces the integration instead of counting an outage on either sign.
+        assert isinstance(caught.value, ProviderRateLimited) or caught.value.status == 429
 
     def test_timeout_is_retryable_and_the_send_is_not_repeated(self, server, adapter):
         server.queue(Reply(delay=HANG_SECONDS, json={}))

@@ -56,12 +56,13 @@ from django.utils import timezone
 
 from audit import context
 from integrations.models import Channel, OrganizationIntegration
-from integrations.services.delivery import breaker, content
+from integrations.services.delivery import breaker, content, pacing
 from integrations.services.delivery.claim import claim_rows
 from integrations.services.delivery.records import (
     CALL,
     MESSAGE,
     OUTCOME_NO_ROUTE,
+    OUTCOME_PACED,
     OUTCOME_RECONCILED,
     OUTCOME_REJECTED,
     OUTCOME_SENT,
@@ -81,6 +82,7 @@ from providers import events
 from providers.errors import (
     ProviderConfigurationError,
     ProviderError,
+    ProviderRateLimited,
     ProviderRejected,
     ProviderUnavailable,
 )
@@ -206,9 +208,31 @@ def deliver_claimed(kind: Kind, row: Any, *, in_doubt: bool, claimed_lease: date
             retryable_reasons.append(f"{integration.display_name}: circuit breaker open")
             last_code = last_code or OUTCOME_SKIPPED
             continue
+        if not pacing.wait_turn(integration=integration):
+            attempts.append(attempt_entry(integration, OUTCOME_PACED, routed_at=routed_at, routed_until=routed_until,
+                                          round_number=round_number, started=started, latency_ms=elapsed_ms(started)))
+            retryable_reasons.append(f"{integration.display_name}: at its send rate limit")
+            last_code = last_code or OUTCOME_PACED
+            continue
         try:
             provider_id, result = _send(kind, integration, content.outbound_for(plan, outbound, integration))
+        except ProviderRateLimited as exc:
+            # "Too many requests" is pacing, not an outage: every worker holds off this
+            # integration for a moment; the breaker does not count it.
+            attempts.append(attempt_entry(integration, OUTCOME_UNAVAILABLE, routed_at=routed_at, routed_until=routed_until,
+                                          round_number=round_number, started=started, latency_ms=elapsed_ms(started), error=exc))
+            retryable_reasons.append(f"{integration.display_name}: {exc}")
+            last_code = exc.code or "rate_limited"
+            pacing.slow_down(integration=integration, seconds=exc.retry_after)
+            continue
         except ProviderUnavailable as exc:
+            if exc.status == 429:  # an adapter that does not say ProviderRateLimited yet
+                attempts.append(attempt_entry(integration, OUTCOME_UNAVAILABLE, routed_at=routed_at, routed_until=routed_until,
+                                              round_number=round_number, started=started, latency_ms=elapsed_ms(started), error=exc))
+                retryable_reasons.append(f"{integration.display_name}: {exc}")
+                last_code = exc.code or "rate_limited"
+                pacing.slow_down(integration=integration)
+                continue
             attempts.append(attempt_entry(integration, OUTCOME_UNAVAILABLE, routed_at=routed_at, routed_until=routed_until, round_number=round_number, started=started,
                                      latency_ms=elapsed_ms(started), error=exc))
             retryable_reasons.append(f"{integration.display_name}: {exc}")

@@ -32,6 +32,7 @@ OUTCOME_UNAVAILABLE = "unavailable"  # retryable failure: outage, timeout, rate 
 OUTCOME_REJECTED = "rejected"  # the provider refused; see the fail-over rule above
 OUTCOME_SKIPPED = "skipped_breaker"  # not tried: its circuit breaker is open
 OUTCOME_NO_ROUTE = "no_route"  # the channel has no active integration
+OUTCOME_PACED = "paced"  # not tried: its send rate limit would have made it wait too long
 
 
 @dataclass(frozen=True)
