@@ -15,6 +15,7 @@ from integrations.api import serializers as s
 from integrations.api.scoping import OrganizationQuerysetMixin
 from integrations.api.throttling import MessageSendThrottle
 from integrations.models import Call, Message
+from integrations.services.call_control import call_hangup
 from integrations.services.delivery import intake
 from integrations.services.delivery.queue_depth import QueueFull
 
@@ -183,3 +184,15 @@ class CallViewSet(_DeliveryViewSet):
             actor=request.user,
         )
         return self._accepted(call, created)
+
+    @extend_schema(
+        request=None,
+        responses={200: s.CallSerializer, 409: OpenApiResponse(s.ErrorSerializer, description=(
+            "It cannot be hung up: already ended (call_ended), being placed (call_dialing), the provider "
+            "has no hang-up (unsupported) or refused (its code)."))},
+    )
+    @action(detail=True, methods=["post"])
+    def hangup(self, request, pk=None):
+        """End the call, or cancel it while it rings; a call still queued is cancelled here. The
+        final status comes back at once when the provider states it, else by webhook."""
+        return Response(s.CallSerializer(call_hangup(call=self.get_object(), actor=request.user)).data)

@@ -176,6 +176,7 @@ CASES: dict[tuple[str, str], Case] = {
     ("api:call-list", "GET"): Case("scoped"),
     ("api:call-list", "POST"): Case("scoped", body=lambda b: {"to": "+14155550112"}),
     ("api:call-detail", "GET"): Case("foreign", kwargs=lambda b: {"pk": b.call.pk}),
+    ("api:call-hangup", "POST"): Case("foreign", kwargs=lambda b: {"pk": b.call.pk}),
     ("api:audit-event-list", "GET"): Case("scoped"),
     ("api:audit-event-detail", "GET"): Case("foreign", kwargs=lambda b: {"pk": _b_event(b)}),
     ("api:legacy-channel-providers", "GET"): Case("scoped", kwargs=lambda b: {"channel": "whatsapp"}),
