@@ -71,7 +71,7 @@
         log.innerHTML = "";
         data.log.forEach(function (entry) {
           var li = document.createElement("li");
-          var when = new Date(entry.at).toLocaleTimeString();
+          var when = entry.at.slice(11, 19);  // as the server writes it (UTC, HH:MM:SS)
           li.textContent = when + " — " + entry.step + ": " + entry.outcome + (entry.detail ? " (" + entry.detail + ")" : "");
           if (entry.outcome === "failed") { li.className = "outcome-failed"; }
           log.appendChild(li);

@@ -93,3 +93,10 @@ def test_connection_test_buttons_say_testing_while_they_run(client_a, organizati
     page = client_a.get(wizard).content.decode()
     assert 'data-busy-label="Testing…"' in page and "Testing the connection to Sandbox B…" in page
     assert "data-busy-region" in page
+
+
+@pytest.mark.django_db
+def test_the_detail_pages_connection_test_says_testing_too(client_a, organization):
+    integration = make_integration(organization=organization, display_name="Sandbox A")
+    page = client_a.get(reverse("provider_admin:integration", args=[integration.pk])).content.decode()
+    assert 'data-busy-label="Testing…"' in page and "Testing the connection to Sandbox A…" in page
