@@ -15,6 +15,8 @@ from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from integrations.models import OrganizationIntegration
 from integrations.selectors.integrations import masked_credentials
@@ -29,7 +31,8 @@ def form_field(config_field: ConfigField, *, stored_hint: str = "") -> forms.Fie
     help_text = config_field.help_text
     if config_field.secret:
         if stored_hint:
-            help_text = f"Stored: {stored_hint}. Leave blank to keep it. {help_text}".strip()
+            stored = _("Stored: %(hint)s. Leave blank to keep it.") % {"hint": stored_hint}
+            help_text = f"{stored} {help_text}".strip()
         return forms.CharField(
             label=config_field.label,
             required=config_field.required and not stored_hint,
@@ -76,7 +79,7 @@ class ProviderSettingsForm(forms.Form):
         hints = masked_credentials(instance) if instance is not None else {}
         if with_name:
             self.fields[NAME_FIELD] = forms.CharField(
-                label="Name", max_length=120, initial=provider_class.display_name
+                label=gettext_lazy("Name"), max_length=120, initial=provider_class.display_name
             )
             if instance is not None:
                 self.initial[NAME_FIELD] = instance.display_name

@@ -292,7 +292,8 @@ ADMIN = ("integrations/admin/integrations.py", "integrations/admin/organizations
 
 @pytest.mark.django_db
 def test_the_integration_admin_pages_are_portuguese(portuguese_admin, organization):
-    integration = make_integration(organization=organization, display_name="Principal", config={"label": "p"})
+    integration = make_integration(organization=organization, display_name="Principal", config={"label": "p"},
+                                   credentials={"api_key": "sk-i18n-0123456789"})
     changelist = portuguese_admin.get(reverse("admin:integrations_organizationintegration_changelist")).content.decode()
     assert_portuguese(changelist, shows=["Tornar principal", "Testar conexão", "★ Principal", "Ativa", "Saúde"],
                       sources=ADMIN)
@@ -302,7 +303,8 @@ def test_the_integration_admin_pages_are_portuguese(portuguese_admin, organizati
     change = portuguese_admin.get(
         reverse("admin:integrations_organizationintegration_change", args=[integration.pk])).content.decode()
     assert_portuguese(change, shows=["Alterar integração", "status:", "saúde:", "URL do webhook:", "Prioridade",
-                                     "Ordem de reserva: a maior vem primeiro."], sources=ADMIN)
+                                     "Ordem de reserva: a maior vem primeiro.", "Nome",
+                                     "Deixe em branco para mantê-la."], sources=ADMIN + ("integrations/forms.py",))
     assert 'value="Salvar"' in change
 
 
