@@ -273,7 +273,7 @@ def test_the_cost_page_is_portuguese(portuguese_admin, organization):
 def test_the_admins_models_and_their_lists_are_portuguese(portuguese_admin, organization):
     make_integration(organization=organization, display_name="Principal", config={"label": "p"})
     index = visible_text(portuguese_admin.get(reverse("admin:index")).content.decode())
-    for portuguese in ("Organizações", "Integrações das organizações", "Vínculos", "Eventos de auditoria"):
+    for portuguese in ("Organizações", "Integrações das organizações", "Vínculos", "Eventos de auditoria", "Chamadas"):
         assert portuguese in index, portuguese
     assert not re.search(r"\b(Organizations|Organization integrations|Memberships)\b", index)
 

@@ -25,17 +25,19 @@ class Delivery(models.Model):
     cost, every attempt, and the lease and idempotency key that delivery relies on."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="%(class)ss")
+    organization = models.ForeignKey(
+        Organization, verbose_name=gettext_lazy("organization"), on_delete=models.CASCADE, related_name="%(class)ss"
+    )
     direction = models.CharField(max_length=3, choices=Direction.choices, default=Direction.OUTBOUND)
     integration = models.ForeignKey(
         OrganizationIntegration, null=True, blank=True, on_delete=models.SET_NULL, related_name="%(class)ss"
     )
     # Kept beside the FK so history survives the integration's deletion.
-    provider_name = models.CharField(max_length=64, blank=True)
-    to = models.CharField(max_length=64)
+    provider_name = models.CharField(gettext_lazy("provider name"), max_length=64, blank=True)
+    to = models.CharField(gettext_lazy("to"), max_length=64)
     from_number = models.CharField(max_length=64, blank=True)
-    cost = models.DecimalField(max_digits=14, decimal_places=6, null=True, blank=True)
-    currency = models.CharField(max_length=3, blank=True)
+    cost = models.DecimalField(gettext_lazy("cost"), max_digits=14, decimal_places=6, null=True, blank=True)
+    currency = models.CharField(gettext_lazy("currency"), max_length=3, blank=True)
     cost_source = models.CharField(max_length=16, blank=True, help_text="provider or catalog")
     latency_ms = models.PositiveIntegerField(null=True, blank=True)
     attempts = models.JSONField(default=list, blank=True)
@@ -47,7 +49,7 @@ class Delivery(models.Model):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    created_at = models.DateTimeField(gettext_lazy("created at"), default=timezone.now, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     objects = OrgScopedQuerySet.as_manager()
@@ -94,6 +96,8 @@ class Message(Delivery):
 
     class Meta(Delivery.Meta):
         db_table = "messages"
+        verbose_name = gettext_lazy("message")
+        verbose_name_plural = gettext_lazy("messages")
         constraints = [
             models.UniqueConstraint(
                 fields=["organization", "idempotency_key"],
@@ -128,15 +132,17 @@ class Call(Delivery):
 
     twiml = models.TextField(blank=True, help_text="Call instructions, for providers that take them.")
     reference = models.CharField(max_length=255, blank=True)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    status = models.CharField(gettext_lazy("status"), max_length=16, choices=Status.choices, default=Status.QUEUED)
     provider_call_id = models.CharField(max_length=255, blank=True)
-    duration_seconds = models.PositiveIntegerField(null=True, blank=True)
+    duration_seconds = models.PositiveIntegerField(gettext_lazy("duration seconds"), null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     answered_at = models.DateTimeField(null=True, blank=True)
     ended_at = models.DateTimeField(null=True, blank=True)
 
     class Meta(Delivery.Meta):
         db_table = "calls"
+        verbose_name = gettext_lazy("call")
+        verbose_name_plural = gettext_lazy("calls")
         constraints = [
             models.UniqueConstraint(
                 fields=["organization", "idempotency_key"],
