@@ -262,6 +262,7 @@ def test_the_cost_page_is_portuguese(portuguese_admin, organization):
                       sources=COSTS + ("integrations/services/costs/recommendations.py",))
     assert re.search(r"US\$\xa0\d+,\d\d/mês", html)  # money in the reader's way
     assert "Cheap B não é oficial e levou 66,67 % do tráfego" in html
+    assert "(catálogo)" in html and "preço de catálogo" in html and "configurada" in html
     assert "Levou 20 mensagens de 30 mensagens neste período (alerta acima de 25,00 %)" in html
 
     html = get(calc_channel="whatsapp", calc_volume="1000", mix_marketing="50", mix_service="50")

@@ -86,7 +86,7 @@ def cost_comparison(
     for group in groups:
         option = configured.get(group.key)
         model = option.model if option else price_model_for(group.provider_name)
-        label = option.label if option else f"{group.provider_name} (deleted integration)"
+        label = option.label if option else _("%(name)s (deleted integration)") % {"name": group.provider_name}
         usage = _group_usage(group, model=model, label=label)
         window = windows[group.month]
         if group.key in window.usage:

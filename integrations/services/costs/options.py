@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
+from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from integrations.models import Organization, OrganizationIntegration
@@ -157,7 +158,7 @@ def channel_options(*, organization: Organization, channel: str) -> list[Option]
         options.append(
             Option(
                 key=f"catalog:{name}",
-                label=f"{provider_class.display_name if provider_class else name} (catalog)",
+                label=_("%(name)s (catalog)") % {"name": provider_class.display_name if provider_class else name},
                 provider_name=name,
                 source="catalog",
                 model=provider_class.pricing if provider_class else model,
