@@ -218,6 +218,26 @@ def end_to_end_api(*, messages: int, latency_ms: int, log_dir, batch_size: int =
     return [row]
 
 
+def repeated(runs: int, **kwargs) -> list[Measurement]:
+    """``end_to_end_api`` ``runs`` times in a row, then a row of the runs' medians."""
+    rows = [row for _ in range(max(runs, 1)) for row in end_to_end_api(**kwargs)]
+    measured = [row for row in rows if "messages_per_second" in row.extra]
+    if len(measured) < 2:
+        return rows
+    import statistics
+
+    median = Measurement(SECTION, f"median of {len(measured)} runs: " + measured[0].name, [])
+    for key, value in measured[0].extra.items():
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            median.extra[key] = round(statistics.median(row.extra[key] for row in measured), 2)
+    median.extra["lost"] = sum(row.extra["lost"] for row in measured)
+    median.extra["duplicated"] = sum(row.extra["duplicated"] for row in measured)
+    median.extra["misrouted_after_switch"] = sum(row.extra["misrouted_after_switch"] for row in measured)
+    median.extra["target"] = measured[0].extra.get("target")
+    median.extra["target_met"] = all(row.extra.get("target_met") for row in measured)
+    return [*rows, median]
+
+
 def count_misrouted(sent_rows, switches, *, initial_primary) -> int:
     """Sends through an integration that was not the committed primary at any moment while the
     delivery resolved its route (``routed_at`` … ``routed_until``; a switch in flight allows

@@ -20,11 +20,14 @@ class Command(BaseCommand):
         parser.add_argument("--json", dest="json_path", default="benchmark.json", help="Where to write the JSON results.")
         parser.add_argument("--only", action="append", default=[], help="Run only sections whose name contains this.")
         parser.add_argument("--e2e-messages", type=int, default=None,
-                            help="Messages per end-to-end run (default 500 with --quick, else 6000).")
+                            help="Messages per end-to-end run (default 500 with --quick, else 3000).")
+        parser.add_argument("--e2e-runs", type=int, default=None,
+                            help="End-to-end runs per latency, reported one by one and as their median (default 1 with --quick, else 3).")
 
-    def handle(self, *args, quick, json_path, only, e2e_messages, **options):
+    def handle(self, *args, quick, json_path, only, e2e_messages, e2e_runs, **options):
         reps = 300 if quick else 5000
-        e2e = e2e_messages or (500 if quick else 6000)
+        e2e = e2e_messages or (500 if quick else 3000)
+        runs = e2e_runs or (1 if quick else 3)
         log_dir = Path(tempfile.mkdtemp(prefix="switchboard-bench-"))
         plan = [
             ("route", lambda: scenarios.route_resolution(repetitions=reps)),
@@ -32,8 +35,8 @@ class Command(BaseCommand):
             ("switch", lambda: scenarios.switch_latency(repetitions=50 if quick else 500)),
             ("storm", lambda: scenarios.switch_storm(threads=8 if quick else 32, switches_per_thread=10 if quick else 50)),
             # Through the HTTP API with the shipped worker, at zero and at real provider latency.
-            ("e2e-0ms", lambda: api_e2e.end_to_end_api(messages=e2e, latency_ms=0, log_dir=log_dir)),
-            ("e2e-200ms", lambda: api_e2e.end_to_end_api(messages=e2e, latency_ms=200, log_dir=log_dir)),
+            ("e2e-0ms", lambda: api_e2e.repeated(runs, messages=e2e, latency_ms=0, log_dir=log_dir)),
+            ("e2e-200ms", lambda: api_e2e.repeated(runs, messages=e2e, latency_ms=200, log_dir=log_dir)),
             ("api", lambda: api_load.api_load(seconds=3 if quick else 10, clients=16, log_dir=log_dir)),
             # Weighted split and a rollout in progress: measured shares, lost, duplicated.
             ("policy", lambda: policy_split.policy_runs(messages=500 if quick else 2000, log_dir=log_dir)),
