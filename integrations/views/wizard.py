@@ -271,7 +271,10 @@ def _audit_rows(migration) -> list[dict]:
     for event in migration_audit_events(migration=migration):
         # An event that records only "after" is compared with the previous event of the same
         # target, so each row says what changed rather than repeating the whole state.
-        before = event.before if event.before is not None else last_seen.get(event.target_id)
+        before = event.before
+        if before is None and event.target_id in last_seen:
+            # Only what this event records: a key the previous one had extra is not "removed".
+            before = {k: v for k, v in last_seen[event.target_id].items() if k in (event.after or {})}
         rows.append({"event": event, "change": audit_change(before, event.after, names=names), "raw": audit_raw(event)})
         if event.after:
             last_seen[event.target_id] = event.after

@@ -72,9 +72,12 @@ def test_audit_change_in_words_with_names_for_ids():
 def test_the_migration_trail_and_the_audit_admin_show_changes_in_words(client_a, organization, wizard):
     client_a.post(wizard + "select/", {"provider_name": "sandbox_whatsapp"})
     client_a.post(wizard + "configure/", {"display_name": "Sandbox B"})
+    client_a.post(wizard + "test/")  # records health and answer time
+    client_a.post(wizard + "back/")  # the next event does not
     migration = ProviderMigration.objects.get()
     page = client_a.get(reverse("provider_admin:migration", args=[organization.slug, "whatsapp", migration.pk])).content.decode()
     assert "state: Draft → Configured" in page and "provider: Sandbox WhatsApp" in page
+    assert "→ none" not in page  # a detail only one event recorded is not reported as removed
     assert "to: none → “Sandbox B”" in page
     assert "Show ids" in page and str(migration.target_id) in page  # ids on demand
     event = AuditEvent.objects.for_org(organization).filter(action="integration.created").first()
