@@ -155,10 +155,11 @@ def test_progress_and_rollback_while_it_runs_on_the_embedded_default(sized, shot
     page.goto(wizard_url(live_server))
     choose_sandbox(page)
     page.fill("input[name=display_name]", "Slow B")
-    page.fill("input[name=cfg__latency_ms]", "3000")  # the health check takes 3 s, in the test and the run
+    page.fill("input[name=cfg__latency_ms]", "5000")  # the health check takes 5 s, in the test and the run:
+    # room to see it running and press "Roll back" on a busy machine
     page.get_by_role("button", name="Save and continue").click()
     page.get_by_role("button", name="Test connection").click()
-    expect(page.get_by_text("Step 4 of 5")).to_be_visible(timeout=15_000)
+    expect(page.get_by_text("Step 4 of 5")).to_be_visible(timeout=20_000)
 
     page.get_by_role("button", name="Start migration").click()
     expect(page.get_by_role("heading", name="Migrating…")).to_be_visible()
