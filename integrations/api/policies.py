@@ -13,7 +13,7 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from integrations.models import ChannelPolicy, Rollout, ScheduledSwitch
+from integrations.models import ChannelPolicy, Rollout, ScheduledSwitch, SpendCap
 from integrations.selectors.policies import (
     carried_shares,
     integration_attempt_stats,
@@ -21,10 +21,12 @@ from integrations.selectors.policies import (
     rollout_get,
     rollout_list,
     scheduled_switch_list,
+    spend_cap_list,
 )
 from integrations.services.policies.channel_policy import set_policy
 from integrations.services.policies.rollouts import cancel_rollout, start_rollout
 from integrations.services.policies.scheduled import cancel_scheduled_switch, schedule_switch
+from integrations.services.policies.spend_caps import remove_spend_cap, set_spend_cap
 
 
 class PolicyRuleSerializer(serializers.Serializer):
@@ -246,3 +248,59 @@ class RolloutCancelView(APIView):
         rollout = cancel_rollout(organization=request.organization, channel=channel, rollout_id=pk, actor=request.user,
                                  reason=serializer.validated_data["reason"])
         return Response(RolloutSerializer(rollout).data)
+
+
+# --------------------------------------------------------------------------- spend caps
+
+
+class SpendCapSerializer(serializers.ModelSerializer):
+    integration_id = serializers.UUIDField(read_only=True)
+    display_name = serializers.CharField(source="integration.display_name", read_only=True)
+    percent = serializers.SerializerMethodField()
+
+    class Meta:
+        model = SpendCap
+        fields = ["integration_id", "display_name", "monthly_budget", "currency", "spent", "percent", "reached",
+                  "month", "evaluated_at", "updated_at"]
+        read_only_fields = fields
+
+    @extend_schema_field(serializers.FloatField())
+    def get_percent(self, cap) -> float:
+        return round(float(cap.spent * 100 / cap.monthly_budget), 1) if cap.monthly_budget else 100.0
+
+
+class SpendCapWriteSerializer(serializers.Serializer):
+    monthly_budget = serializers.DecimalField(max_digits=14, decimal_places=6, min_value=0)
+    currency = serializers.CharField(min_length=3, max_length=3)
+    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=500)
+
+
+@extend_schema(tags=["channels"])
+class SpendCapListView(APIView):
+    """The channel's spend caps with this month's spend against each (month in the deployment's
+    time zone; re-evaluated every policy tick)."""
+
+    @extend_schema(responses={200: SpendCapSerializer(many=True)})
+    def get(self, request, channel):
+        return Response(SpendCapSerializer(spend_cap_list(organization=request.organization, channel=channel), many=True).data)
+
+
+@extend_schema(tags=["channels"])
+class SpendCapDetailView(APIView):
+    """Set or remove one integration's monthly budget; once reached, routing skips it."""
+
+    @extend_schema(request=SpendCapWriteSerializer, responses={200: SpendCapSerializer})
+    def put(self, request, channel, integration_id):
+        serializer = SpendCapWriteSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        cap = set_spend_cap(organization=request.organization, channel=channel, integration_id=integration_id,
+                            monthly_budget=data["monthly_budget"], currency=data["currency"], actor=request.user,
+                            reason=data["reason"])
+        return Response(SpendCapSerializer(cap).data)
+
+    @extend_schema(request=None, responses={204: None})
+    def delete(self, request, channel, integration_id):
+        remove_spend_cap(organization=request.organization, channel=channel, integration_id=integration_id,
+                         actor=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)

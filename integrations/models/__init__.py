@@ -14,7 +14,7 @@ from integrations.models.integrations import (
     generate_webhook_secret,
 )
 from integrations.models.organizations import Channel, Membership, Organization, OrgScopedQuerySet
-from integrations.models.policies import ChannelPolicy, Rollout, ScheduledSwitch
+from integrations.models.policies import ChannelPolicy, Rollout, ScheduledSwitch, SpendCap
 from integrations.models.provider_migrations import ProviderMigration
 from integrations.models.service_windows import ServiceWindow
 from integrations.models.templates import MessageTemplate, TemplateMapping
@@ -36,6 +36,7 @@ __all__ = [
     "ProviderMigration",
     "Rollout",
     "ScheduledSwitch",
+    "SpendCap",
     "ServiceWindow",
     "TemplateMapping",
     "generate_webhook_secret",

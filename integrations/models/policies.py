@@ -155,3 +155,39 @@ class Rollout(models.Model):
         return {"id": str(self.pk), "channel": self.channel, "target": str(self.target_id or ""),
                 "target_name": self.target_name, "steps": self.steps, "step_index": self.step_index,
                 "share": self.share, "status": self.status, "detail": self.detail}
+
+
+class SpendCap(models.Model):
+    """A monthly budget for one integration: once its month-to-date cost (in ``currency``)
+    reaches ``monthly_budget``, routing skips it like an open breaker until the month ends or the
+    budget is raised. ``notified_percent`` is the highest threshold (80, 100) already notified
+    in ``month``."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="spend_caps")
+    integration = models.OneToOneField("integrations.OrganizationIntegration", on_delete=models.CASCADE,
+                                       related_name="spend_cap")
+    monthly_budget = models.DecimalField(max_digits=14, decimal_places=6)
+    currency = models.CharField(max_length=3)
+    month = models.DateField(null=True, blank=True)
+    spent = models.DecimalField(max_digits=14, decimal_places=6, default=0)
+    notified_percent = models.PositiveSmallIntegerField(default=0)
+    reached = models.BooleanField(default=False)
+    evaluated_at = models.DateTimeField(null=True, blank=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = OrgScopedQuerySet.as_manager()
+
+    class Meta:
+        db_table = "spend_caps"
+
+    def __str__(self):
+        return f"{self.monthly_budget} {self.currency} a month"
+
+    def snapshot(self) -> dict:
+        return {"integration": str(self.integration_id), "monthly_budget": str(self.monthly_budget),
+                "currency": self.currency, "reached": self.reached}

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
-from django.db.models import Case, Count, IntegerField, Value, When
+from django.db.models import Case, Count, IntegerField, Sum, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -19,6 +20,7 @@ from integrations.models import (
     OrganizationIntegration,
     Rollout,
     ScheduledSwitch,
+    SpendCap,
 )
 from integrations.selectors.channels import check_channel
 
@@ -154,3 +156,21 @@ def rollout_get(*, organization: Organization, channel: str, rollout_id) -> Roll
     if rollout is None:
         raise NotFound(_("No such rollout."))
     return rollout
+
+
+def month_to_date_spend(*, integration_id, currency: str, since: datetime) -> Decimal:
+    """What the integration's outbound messages and calls cost since ``since`` in ``currency``
+    (rows priced in another currency are not converted: they do not count)."""
+    total = Decimal("0")
+    for model in (Message, Call):
+        value = (model.objects.filter(integration_id=integration_id, direction=Message.Direction.OUTBOUND,
+                                      created_at__gte=since, currency__iexact=currency)
+                 .aggregate(total=Sum("cost"))["total"])
+        total += value or Decimal("0")
+    return total
+
+
+def spend_cap_list(*, organization: Organization, channel: str):
+    check_channel(channel)
+    return (SpendCap.objects.for_org(organization).filter(integration__channel=channel)
+            .select_related("integration").order_by("integration__display_name"))

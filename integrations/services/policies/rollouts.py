@@ -33,7 +33,13 @@ from django.utils.translation import gettext_lazy
 
 from audit import services as audit
 from integrations.errors import NotFound, OperationRefused, SwitchRefused
-from integrations.models import ChannelPolicy, Organization, OrganizationIntegration, Rollout
+from integrations.models import (
+    ChannelPolicy,
+    Organization,
+    OrganizationIntegration,
+    Rollout,
+    SpendCap,
+)
 from integrations.selectors.channels import check_channel
 from integrations.selectors.integrations import integration_for_org
 from integrations.selectors.policies import integration_attempt_stats, policy_get, running_rollout
@@ -181,6 +187,9 @@ def _tick(rollout: Rollout, now: datetime) -> None:
         return
     if target.breaker_is_open(now):
         _roll_back(rollout, now, _("The target's circuit breaker opened."))
+        return
+    if SpendCap.objects.filter(integration=target, reached=True).exists():
+        _roll_back(rollout, now, _("The target reached its monthly budget."))
         return
     stats = integration_attempt_stats(organization=rollout.organization, channel=rollout.channel,
                                       integration_id=target.pk, since=rollout.step_started_at)

@@ -29,7 +29,7 @@ from django.utils.translation import gettext_lazy
 from audit import services as audit
 from audit.services import actor_label
 from integrations.errors import NotFound, OperationRefused, SwitchRefused
-from integrations.models import Organization, ScheduledSwitch
+from integrations.models import Organization, ScheduledSwitch, SpendCap
 from integrations.selectors.channels import check_channel
 from integrations.selectors.integrations import integration_for_org
 from integrations.services import notifications
@@ -124,6 +124,9 @@ def _run_one(now: datetime) -> ScheduledSwitch | None:
             return row
         if row.target is None:
             _refuse(row, _("The target integration was deleted."), now)
+            return row
+        if SpendCap.objects.filter(integration=row.target, reached=True).exists():
+            _refuse(row, _("'%(name)s' reached its monthly budget.") % {"name": row.target_name}, now)
             return row
         try:
             result = switch_primary(

@@ -15,7 +15,8 @@ priority:
    while the policy's version holds; a change of weights reshuffles contacts once, by design.
 
 A chosen integration that is no longer in the route (inactive, deleted) chooses nothing: the
-message follows the plain route. The policy is cached beside the route and keyed by the route
+message follows the plain route. An integration whose spend cap is reached is left out of the
+route altogether, like one whose breaker is open (``spend_caps``). The policy is cached beside the route and keyed by the route
 version, which every policy change bumps, so every worker sees a change at once.
 """
 
@@ -29,7 +30,7 @@ from typing import TypeVar
 from django.conf import settings
 from django.core.cache import cache
 
-from integrations.models import ChannelPolicy, OrganizationIntegration
+from integrations.models import ChannelPolicy, OrganizationIntegration, SpendCap
 from integrations.services.routing import route_integrations, version_key
 
 BUCKETS = 10_000  # a percent is 100 buckets: weights are whole percents
@@ -44,24 +45,29 @@ class RoutingPolicy:
     weights: tuple[tuple[str, int], ...]  # (integration id, percent), sorted by id
     rules: tuple[tuple[str, str], ...]  # (tag, integration id), in match order
     version: int
+    capped: frozenset[str] = frozenset()  # integrations whose spend cap is reached: skipped
 
     @classmethod
-    def from_row(cls, row: ChannelPolicy) -> RoutingPolicy:
+    def from_row(cls, row: ChannelPolicy | None, *, capped: frozenset[str] = frozenset()) -> RoutingPolicy:
+        if row is None:
+            return cls(mode=ChannelPolicy.Mode.PRIMARY, weights=(), rules=(), version=0, capped=capped)
         return cls(
             mode=row.mode,
             weights=tuple(sorted((str(k), int(v)) for k, v in (row.weights or {}).items())),
             rules=tuple((str(r["tag"]), str(r["integration_id"])) for r in row.rules or ()),
             version=row.version,
+            capped=capped,
         )
 
     def as_cached(self) -> dict:
         return {"mode": self.mode, "weights": [list(w) for w in self.weights],
-                "rules": [list(r) for r in self.rules], "version": self.version}
+                "rules": [list(r) for r in self.rules], "version": self.version, "capped": sorted(self.capped)}
 
     @classmethod
     def from_cached(cls, value: dict) -> RoutingPolicy:
         return cls(mode=value["mode"], weights=tuple((k, int(v)) for k, v in value["weights"]),
-                   rules=tuple((t, i) for t, i in value["rules"]), version=int(value["version"]))
+                   rules=tuple((t, i) for t, i in value["rules"]), version=int(value["version"]),
+                   capped=frozenset(value.get("capped", ())))
 
 
 def contact_bucket(*, contact: str, version: int) -> int:
@@ -111,7 +117,11 @@ def policy_key(organization_id, channel: str) -> str:
 
 def _policy_from_db(organization_id, channel: str) -> RoutingPolicy | None:
     row = ChannelPolicy.objects.filter(organization_id=organization_id, channel=channel).first()
-    return RoutingPolicy.from_row(row) if row is not None else None
+    capped = frozenset(str(i) for i in SpendCap.objects.filter(
+        organization_id=organization_id, integration__channel=channel, reached=True).values_list("integration_id", flat=True))
+    if row is None and not capped:
+        return None
+    return RoutingPolicy.from_row(row, capped=capped)
 
 
 def routing_policy(*, organization_id, channel: str) -> RoutingPolicy | None:
@@ -136,9 +146,14 @@ def routing_policy(*, organization_id, channel: str) -> RoutingPolicy | None:
 
 
 def route_for_delivery(*, organization, channel: str, contact: str, tags: Iterable[str] = ()) -> list[OrganizationIntegration]:
-    """The integrations one message tries, in order: the route, reordered by the policy."""
+    """The integrations one message tries, in order: the route without the integrations whose
+    spend cap is reached, reordered by the policy."""
     route = route_integrations(organization=organization, channel=channel)
-    if len(route) < 2:
+    if not route:
         return route
     policy = routing_policy(organization_id=organization.pk, channel=channel)
+    if policy is None:
+        return route
+    if policy.capped:
+        route = [row for row in route if str(row.pk) not in policy.capped]
     return order_candidates(route, chosen=chosen_integration(policy=policy, contact=contact, tags=tags))

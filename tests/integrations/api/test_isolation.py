@@ -31,6 +31,7 @@ from integrations.models import (
     OrganizationIntegration,
     Rollout,
     ScheduledSwitch,
+    SpendCap,
     TemplateMapping,
 )
 
@@ -118,6 +119,12 @@ def _b_rollout(b: Tenant) -> dict:
     return {"channel": "whatsapp", "pk": row.pk}
 
 
+def _b_spend_cap(b: Tenant) -> dict:
+    SpendCap.objects.get_or_create(organization=b.organization, integration=b.whatsapp_fallback,
+                                   defaults={"monthly_budget": 10, "currency": "USD"})
+    return {"channel": "whatsapp", "integration_id": b.whatsapp_fallback.pk}
+
+
 CASES: dict[tuple[str, str], Case] = {
     ("api:auth-token", "POST"): Case("public", body=lambda b: {"username": b.admin.username, "password": "wrong"}),
     ("api:schema", "GET"): Case("public"),
@@ -167,6 +174,12 @@ CASES: dict[tuple[str, str], Case] = {
     ),
     ("api:rollout-detail", "GET"): Case("foreign", kwargs=_b_rollout),
     ("api:rollout-cancel", "POST"): Case("foreign", kwargs=_b_rollout),
+    ("api:spend-cap-list", "GET"): Case("scoped", kwargs=lambda b: {"channel": "whatsapp"}),
+    ("api:spend-cap-detail", "PUT"): Case(
+        "foreign", kwargs=lambda b: {"channel": "whatsapp", "integration_id": b.whatsapp_fallback.pk},
+        body=lambda b: {"monthly_budget": "10", "currency": "USD"},
+    ),
+    ("api:spend-cap-detail", "DELETE"): Case("foreign", kwargs=_b_spend_cap),
     ("api:message-list", "GET"): Case("scoped"),
     ("api:message-list", "POST"): Case("scoped", body=lambda b: {"channel": "whatsapp", "to": "+14155550111", "body": "A"}),
     ("api:message-batch", "POST"): Case(

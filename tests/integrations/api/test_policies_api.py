@@ -136,3 +136,21 @@ def test_start_watch_and_cancel_a_rollout(api_client, tenant_a):
     assert bad.status_code == 400 and "steps" in bad.json()["errors"]
     viewer = api_client(user=tenant_a.user(Membership.Role.VIEWER))
     assert viewer.get(url).status_code == 200 and viewer.post(url, body, format="json").status_code == 403
+
+
+def test_set_list_and_remove_a_spend_cap(api_client, tenant_a):
+    client = api_client(user=tenant_a.admin)
+    url = f"/api/v1/channels/whatsapp/spend-caps/{tenant_a.whatsapp_primary.pk}/"
+    response = client.put(url, {"monthly_budget": "25.50", "currency": "usd", "reason": "cap"}, format="json")
+    assert response.status_code == 200, response.json()
+    body = response.json()
+    assert (body["monthly_budget"], body["currency"], body["percent"], body["reached"]) == ("25.500000", "USD", 0.0, False)
+    listed = client.get("/api/v1/channels/whatsapp/spend-caps/").json()
+    assert [row["integration_id"] for row in listed] == [str(tenant_a.whatsapp_primary.pk)]
+    assert client.get("/api/v1/channels/voip/spend-caps/").json() == []
+    bad = client.put(url, {"monthly_budget": "0", "currency": "USD"}, format="json")
+    assert bad.status_code == 400 and "monthly_budget" in bad.json()["errors"]
+    assert client.delete(url).status_code == 204
+    assert client.delete(url).status_code == 404
+    viewer = api_client(user=tenant_a.user(Membership.Role.VIEWER))
+    assert viewer.put(url, {"monthly_budget": "1", "currency": "USD"}, format="json").status_code == 403
