@@ -182,3 +182,26 @@ def test_intake_queues_batch_tasks_of_the_configured_size(organization, settings
     batches = [args[0] for name, args, _ in published if name == "integrations.tasks.deliver_message_batch"]
     assert [len(ids) for ids in batches] == [4, 4, 2]
     assert sorted(i for ids in batches for i in ids) == sorted(str(r.message.pk) for r in results)
+
+
+@pytest.mark.django_db
+def test_an_in_doubt_row_in_a_batch_is_reconciled_not_resent(organization, settings):
+    settings.DELIVERY_SEND_CONCURRENCY = 1
+    integration = make_integration(organization=organization, config={"label": "p"})
+    taken, never_got, fresh = queued(organization, 3)
+    # A worker sent `taken` and died before recording it; `never_got` it died before sending.
+    from providers.values import OutboundMessage
+
+    integration.adapter().send_message(OutboundMessage(to=TO, body="m0", client_reference=str(taken.pk)))
+    expired = timezone.now() - timedelta(seconds=1)
+    Message.objects.filter(pk__in=[taken.pk, never_got.pk]).update(status="sending", lease_expires_at=expired)
+
+    counts = batch.deliver_message_batch(message_ids=[taken.pk, never_got.pk, fresh.pk])
+
+    assert counts["sent"] == 3
+    rows = {m.pk: m for m in Message.objects.filter(pk__in=[taken.pk, never_got.pk, fresh.pk])}
+    assert {m.status for m in rows.values()} == {"sent"}
+    assert rows[taken.pk].attempts[-1]["outcome"] == "reconciled"
+    # Each went to the provider exactly once.
+    references = sorted(r["client_reference"] for r in sandbox.outbox)
+    assert references == sorted(str(pk) for pk in rows)

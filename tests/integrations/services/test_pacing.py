@@ -86,7 +86,7 @@ def test_unlimited_integrations_never_wait(organization):
 @pytest.mark.parametrize("limit", [40, None], ids=["with a limit: every worker", "unlimited: this process"])
 def test_too_many_requests_slows_that_integration_without_tripping_its_breaker(organization, settings, limit):
     settings.BREAKER_FAILURE_THRESHOLD = 2
-    settings.DELIVERY_PACING_MAX_WAIT = 0.2
+    settings.DELIVERY_PACING_MAX_WAIT = 0  # a held integration is passed over at once
     config = {"label": "busy", "failure_rate": 1, "failure_mode": "rate_limited"}
     if limit:
         config["send_rate_limit"] = limit
@@ -105,7 +105,7 @@ def test_too_many_requests_slows_that_integration_without_tripping_its_breaker(o
     assert busy.consecutive_failures == 0 and busy.breaker_open_until is None
     if limit:  # the hold is in the shared bucket: another worker (nothing kept here) holds off too
         pacing._held_until.clear()
-        assert 0.5 < pacing._ask(busy.pk, 1 / limit, "take") <= 1.1
+        assert 0 < pacing._ask(busy.pk, 1 / limit, "take") <= 1.1
     assert pacing.wait_turn(integration=other, max_wait=0)
 
 
