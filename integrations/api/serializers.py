@@ -10,7 +10,7 @@ from rest_framework import serializers
 
 from audit.models import AuditEvent
 from integrations.models import Call, Channel, Message, OrganizationIntegration
-from integrations.selectors.integrations import masked_credentials
+from integrations.selectors.integrations import masked_credentials, shown_config
 from providers.config import describe
 
 
@@ -69,6 +69,9 @@ class IntegrationSerializer(serializers.ModelSerializer):
     credentials = serializers.SerializerMethodField(
         help_text="Masked hints of the credentials that are set (e.g. \"••••8901\"); values are write-only."
     )
+    config = serializers.SerializerMethodField(
+        help_text="Settings; a value under a key that looks like a credential is shown as \"••••\"."
+    )
     health = HealthSerializer(source="*", read_only=True)
     webhook_url = serializers.CharField(read_only=True)
 
@@ -83,6 +86,10 @@ class IntegrationSerializer(serializers.ModelSerializer):
     @extend_schema_field(serializers.DictField(child=serializers.CharField()))
     def get_credentials(self, integration) -> dict[str, str]:
         return masked_credentials(integration)
+
+    @extend_schema_field(OpenApiTypes.OBJECT)
+    def get_config(self, integration) -> dict:
+        return shown_config(integration)
 
 
 class CredentialsField(serializers.DictField):

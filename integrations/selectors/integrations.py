@@ -12,7 +12,8 @@ from django.utils.translation import gettext as _
 from integrations.errors import NotFound
 from integrations.models import Call, Message, Organization, OrganizationIntegration
 from integrations.selectors.organizations import administered_organizations
-from providers.values import mask_secret
+from providers.config import secret_looking
+from providers.values import SECRET_MASK, mask_secret
 
 
 def integration_list(*, organization: Organization, channel: str | None = None) -> QuerySet[OrganizationIntegration]:
@@ -114,6 +115,22 @@ def masked_credentials(integration: OrganizationIntegration) -> dict[str, str]:
     """Secret field name → masked hint (``••••8901``), for the fields that are set."""
     stored = integration.credentials or {}
     return {name: mask_secret(stored[name]) for name in integration.provider_class().secret_field_names() if stored.get(name)}
+
+
+def shown_config(integration: OrganizationIntegration) -> dict[str, Any]:
+    """The integration's settings as they may be shown: a value under a key that looks like a
+    credential (``api_key``, ``token``…) is masked, at any depth. The validator refuses such keys
+    now; a config stored before it did must not hand a secret back in clear."""
+
+    def masked(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {key: SECRET_MASK if isinstance(key, str) and secret_looking(key) else masked(item)
+                    for key, item in value.items()}
+        if isinstance(value, list):
+            return [masked(item) for item in value]
+        return value
+
+    return masked(dict(integration.config or {}))
 
 
 def never_used_integrations(*, organization: Organization, ids: list[Any]) -> list[OrganizationIntegration]:

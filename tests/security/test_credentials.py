@@ -165,3 +165,16 @@ def test_timeouts_out_of_bounds_are_refused(tenant, meta, timeout):
 
     assert response.status_code == 400, response.content
     assert "read_timeout" in response.json()["errors"]
+
+
+@pytest.mark.django_db
+def test_a_secret_named_key_stored_before_the_validator_is_never_shown_in_clear(tenant, meta):
+    stored = {**_stored(meta).config, "api_key": "sk_live_0123456789", "nested": {"password": "hunter2-0123"}}
+    OrganizationIntegration.objects.filter(pk=meta.pk).update(config=stored)
+
+    shown = tenant.api().get(f"/api/v1/integrations/{meta.pk}/")
+
+    assert shown.status_code == 200
+    body = shown.content.decode()
+    assert "sk_live_0123456789" not in body and "hunter2-0123" not in body
+    assert shown.json()["config"]["api_key"] == "••••" and shown.json()["config"]["phone_number_id"] == PHONE_ID
