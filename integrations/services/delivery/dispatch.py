@@ -193,6 +193,7 @@ def deliver_claimed(kind: Kind, row: Any, *, in_doubt: bool, claimed_lease: date
     outbound = _outbound(kind, row)
     retryable_reasons: list[str] = []
     final_reasons: list[str] = []
+    paced = 0  # of the retryable reasons, how many were "wait your turn" (a limit, a 429)
     last_code = ""
 
     if not route:
@@ -212,6 +213,7 @@ def deliver_claimed(kind: Kind, row: Any, *, in_doubt: bool, claimed_lease: date
             attempts.append(attempt_entry(integration, OUTCOME_PACED, routed_at=routed_at, routed_until=routed_until,
                                           round_number=round_number, started=started, latency_ms=elapsed_ms(started)))
             retryable_reasons.append(f"{integration.display_name}: at its send rate limit")
+            paced += 1
             last_code = last_code or OUTCOME_PACED
             continue
         try:
@@ -224,6 +226,7 @@ def deliver_claimed(kind: Kind, row: Any, *, in_doubt: bool, claimed_lease: date
             retryable_reasons.append(f"{integration.display_name}: {exc}")
             last_code = exc.code or "rate_limited"
             pacing.slow_down(integration=integration, seconds=exc.retry_after)
+            paced += 1
             continue
         except ProviderUnavailable as exc:
             if exc.status == 429:  # an adapter that does not say ProviderRateLimited yet
@@ -232,6 +235,7 @@ def deliver_claimed(kind: Kind, row: Any, *, in_doubt: bool, claimed_lease: date
                 retryable_reasons.append(f"{integration.display_name}: {exc}")
                 last_code = exc.code or "rate_limited"
                 pacing.slow_down(integration=integration)
+                paced += 1
                 continue
             attempts.append(attempt_entry(integration, OUTCOME_UNAVAILABLE, routed_at=routed_at, routed_until=routed_until, round_number=round_number, started=started,
                                      latency_ms=elapsed_ms(started), error=exc))
@@ -291,9 +295,12 @@ def deliver_claimed(kind: Kind, row: Any, *, in_doubt: bool, claimed_lease: date
         return DeliveryOutcome(DELIVERED, str(row.pk), str(integration.pk), unrecorded=unrecorded)
 
     reason = "; ".join(retryable_reasons + final_reasons) or "no integration could send it"
-    if retryable_reasons and row.retry_count < settings.DELIVERY_MAX_RETRIES:
+    # A round that only waited for its turn (send rate limits, "too many requests") is pacing,
+    # not a failure: it does not use up the message's retries.
+    paced_only = paced and paced == len(retryable_reasons) and not final_reasons
+    if retryable_reasons and (paced_only or row.retry_count < settings.DELIVERY_MAX_RETRIES):
         record_deferred(kind, row, attempts=attempts, reason=reason, code=last_code,
-                         retry_count=row.retry_count + 1, claimed_lease=claimed_lease)
+                         retry_count=row.retry_count + (0 if paced_only else 1), claimed_lease=claimed_lease)
         raise DeliveryDeferred(reason)
     if retryable_reasons:
         reason = f"Gave up after {row.retry_count + 1} rounds: {reason}"

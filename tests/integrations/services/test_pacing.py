@@ -124,3 +124,19 @@ def test_an_integration_at_its_limit_for_too_long_is_passed_over_not_failed(orga
     assert [a["outcome"] for a in second.attempts] == ["paced", "sent"]
     slow.refresh_from_db()
     assert slow.consecutive_failures == 0
+
+
+@pytest.mark.django_db
+def test_waiting_for_a_turn_never_uses_up_a_messages_retries(organization, settings):
+    settings.DELIVERY_PACING_MAX_WAIT = 0
+    settings.DELIVERY_MAX_RETRIES = 1
+    only = make_integration(organization=organization, config={"label": "only", "send_rate_limit": 0.01})
+    assert pacing.wait_turn(integration=only, max_wait=0)  # its one turn for the next 100 s is gone
+    message = Message.objects.create(organization=organization, channel="whatsapp", to=TO, body="later")
+    for _ in range(3):  # more rounds than DELIVERY_MAX_RETRIES allows failures
+        with pytest.raises(dispatch.DeliveryDeferred):
+            dispatch.deliver_message(message_id=message.pk)
+        Message.objects.filter(pk=message.pk).update(lease_expires_at=None)
+    message.refresh_from_db()
+    assert message.status == "queued" and message.retry_count == 0
+    assert [a["outcome"] for a in message.attempts] == ["paced"] * 3
