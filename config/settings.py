@@ -126,6 +126,11 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"] if (BASE_DIR / "static").exists() else []
+# Inbound WhatsApp media downloaded from the providers (docs/MESSAGING.md) go to Django's default
+# storage: files under MEDIA_ROOT unless STORAGES says otherwise. Never served as static files:
+# the API hands them out to the organization's members only.
+MEDIA_ROOT = env.str("MEDIA_ROOT", default=str(BASE_DIR / "media"))
+INBOUND_MEDIA_MAX_BYTES = env.int("INBOUND_MEDIA_MAX_BYTES", default=16 * 1024 * 1024)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 LOGIN_URL = "admin:login"
 # Tests and `runserver` serve static files from the finders; production runs collectstatic.

@@ -16,7 +16,7 @@ from __future__ import annotations
 from celery import shared_task
 from django.conf import settings
 
-from integrations.services import call_control, health, notifications
+from integrations.services import call_control, health, media, notifications
 from integrations.services.delivery import batch, dispatch, sweeper
 from integrations.services.migration.execution import migration_execute
 from integrations.services.policies import jobs as policy_jobs
@@ -104,3 +104,16 @@ def continue_call(self, organization_id: str, integration_id: str, kind: str, pr
         organization_id=organization_id, integration_id=integration_id, kind=kind, provider_call_id=provider_call_id, raw=raw
     )
 
+
+
+@shared_task(
+    name="integrations.tasks.download_inbound_media",
+    acks_late=True,
+    autoretry_for=(media.MediaDeferred,),
+    retry_backoff=5,
+    retry_backoff_max=120,
+    retry_jitter=True,
+    max_retries=5,
+)
+def download_inbound_media(organization_id: str, message_id: str) -> int:
+    return media.media_download_inbound(organization_id=organization_id, message_id=message_id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.http import FileResponse, Http404
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -18,6 +19,7 @@ from integrations.models import Call, Message
 from integrations.services.call_control import call_hangup
 from integrations.services.delivery import intake
 from integrations.services.delivery.queue_depth import QueueFull
+from integrations.services.media import media_open
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 
@@ -69,6 +71,20 @@ class MessageViewSet(_DeliveryViewSet):
         if getattr(self, "swagger_fake_view", False):
             return Message.objects.none()
         return Message.objects.for_org(self.request.organization).order_by("-created_at", "-id")
+
+    @extend_schema(
+        parameters=[OpenApiParameter("index", OpenApiTypes.INT, OpenApiParameter.PATH, description="The attachment's position (0-based).")],
+        responses={(200, "application/octet-stream"): OpenApiTypes.BINARY,
+                   404: OpenApiResponse(s.ErrorSerializer, description="No such message, or no kept file at that position.")},
+    )
+    @action(detail=True, methods=["get"], url_path=r"attachments/(?P<index>[0-9]{1,3})", url_name="attachment")
+    def attachment(self, request, pk=None, index=None):
+        """An inbound attachment as downloaded from the provider (``stored_path`` in the message)."""
+        opened = media_open(message=self.get_object(), index=int(index))
+        if opened is None:
+            raise Http404
+        handle, mime_type, filename = opened
+        return FileResponse(handle, content_type=mime_type, as_attachment=True, filename=filename)
 
     @extend_schema(
         request=s.MessageCreateSerializer,

@@ -32,6 +32,7 @@ from integrations.errors import NotFound
 from integrations.models import Call, Message, OrganizationIntegration
 from integrations.services.conversation_events import KINDS as CONVERSATION_EVENT_KINDS
 from integrations.services.conversation_events import conversation_event_store
+from integrations.services.media import media_schedule_download
 from integrations.services.queue import enqueue_on_commit
 from integrations.services.service_windows import window_record_inbound
 from providers import events, features
@@ -321,7 +322,7 @@ def _store_inbound(integration: OrganizationIntegration, event: InboundEvent) ->
     if already:
         return "unchanged"
     received_at = event.occurred_at or timezone.now()
-    Message.objects.create(
+    message = Message.objects.create(
         organization=integration.organization,
         direction=Message.Direction.INBOUND,
         channel=integration.channel,
@@ -338,6 +339,7 @@ def _store_inbound(integration: OrganizationIntegration, event: InboundEvent) ->
     )
     window_record_inbound(organization=integration.organization, channel=integration.channel,
                           contact=event.from_number, at=received_at)
+    media_schedule_download(integration=integration, message=message)
     return "applied"
 
 

@@ -77,8 +77,9 @@ def stored_secrets() -> set[str]:
 
 
 @pytest.fixture(autouse=True)
-def _api_settings_and_secret_scan(db, settings, recorded_responses):
+def _api_settings_and_secret_scan(db, settings, recorded_responses, tmp_path):
     settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": dict(GENEROUS_RATES)}
+    settings.MEDIA_ROOT = str(tmp_path / "media")  # inbound media kept by a test stay out of the tree
     yield
     secrets = stored_secrets()
     leaks = [

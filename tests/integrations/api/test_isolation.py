@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
@@ -86,6 +88,16 @@ class Case:
 
 def _b_event(b: Tenant) -> str:
     return str(AuditEvent.objects.for_org(b.organization).first().pk)
+
+
+def _message_with_a_kept_file(t: Tenant) -> str:
+    """The tenant's message with an inbound attachment kept in storage (MEDIA_ROOT is a
+    temporary directory in the API tests)."""
+    if not t.message.attachments:
+        path = default_storage.save(f"inbound-media/{t.organization.pk}/{t.message.pk}/0-photo.jpg", ContentFile(b"jpeg"))
+        t.message.attachments = [{"url": "sandbox-media:photo.jpg", "mime_type": "image/jpeg", "stored_path": path, "size": 4}]
+        t.message.save(update_fields=["attachments", "updated_at"])
+    return str(t.message.pk)
 
 
 def _b_conversation_event(b: Tenant) -> str:
@@ -186,6 +198,7 @@ CASES: dict[tuple[str, str], Case] = {
         "scoped", body=lambda b: {"messages": [{"to": "+14155550113", "body": "A", "idempotency_key": "batch-a"}]}
     ),
     ("api:message-detail", "GET"): Case("foreign", kwargs=lambda b: {"pk": b.message.pk}),
+    ("api:message-attachment", "GET"): Case("foreign", kwargs=lambda b: {"pk": _message_with_a_kept_file(b), "index": 0}),
     ("api:call-list", "GET"): Case("scoped"),
     ("api:call-list", "POST"): Case("scoped", body=lambda b: {"to": "+14155550112"}),
     ("api:call-detail", "GET"): Case("foreign", kwargs=lambda b: {"pk": b.call.pk}),
