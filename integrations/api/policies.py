@@ -175,7 +175,7 @@ class RolloutSerializer(serializers.ModelSerializer):
     class Meta:
         model = Rollout
         fields = ["id", "channel", "target", "target_name", "source", "steps", "step_seconds", "max_failure_rate",
-                  "min_sample", "step_index", "share", "status", "detail", "step_started_at", "next_step_at",
+                  "min_sample", "receipt_timeout_seconds", "step_index", "share", "status", "detail", "step_started_at", "next_step_at",
                   "current_step", "log", "created_at", "finished_at"]
         read_only_fields = fields
 
@@ -203,6 +203,10 @@ class RolloutCreateSerializer(serializers.Serializer):
     step_seconds = serializers.IntegerField(min_value=10, max_value=7 * 24 * 3600)
     max_failure_rate = serializers.FloatField(min_value=0, max_value=1)
     min_sample = serializers.IntegerField(min_value=1, max_value=100_000, required=False, default=20)
+    receipt_timeout_seconds = serializers.IntegerField(
+        min_value=1, max_value=86400, required=False, allow_null=True, default=None,
+        help_text=gettext_lazy("Messages the target sent without a delivery receipt this long after count as failures."),
+    )
     reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=500)
 
 
@@ -227,7 +231,8 @@ class RolloutListView(GenericAPIView):
         rollout = start_rollout(
             organization=request.organization, channel=channel, integration_id=data["integration_id"],
             steps=list(data["steps"]), step_seconds=data["step_seconds"], max_failure_rate=data["max_failure_rate"],
-            min_sample=data["min_sample"], actor=request.user, reason=data["reason"],
+            min_sample=data["min_sample"], receipt_timeout_seconds=data["receipt_timeout_seconds"],
+            actor=request.user, reason=data["reason"],
         )
         return Response(RolloutSerializer(rollout).data, status=status.HTTP_201_CREATED)
 

@@ -118,6 +118,9 @@ class Rollout(models.Model):
     step_seconds = models.PositiveIntegerField()
     max_failure_rate = models.FloatField()
     min_sample = models.PositiveIntegerField(default=20, help_text="Attempts a step needs before its failure rate counts.")
+    # Receipt-aware guard (messages only): a message the target sent this step that has no
+    # delivered/read receipt this many seconds later counts as a failure. Null: receipts not judged.
+    receipt_timeout_seconds = models.PositiveIntegerField(null=True, blank=True)
     step_index = models.PositiveSmallIntegerField(default=0)
     step_started_at = models.DateTimeField()
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.RUNNING)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from django.db.models import Case, Count, IntegerField, Sum, Value, When
+from django.db.models import Case, Count, IntegerField, Q, Sum, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -174,3 +174,33 @@ def spend_cap_list(*, organization: Organization, channel: str):
     check_channel(channel)
     return (SpendCap.objects.for_org(organization).filter(integration__channel=channel)
             .select_related("integration").order_by("integration__display_name"))
+
+
+@dataclass(frozen=True)
+class ReceiptStats:
+    judged: int  # messages sent at least ``timeout`` ago
+    missing: int  # of those, without a delivered or read receipt (or failed after sending)
+
+    @property
+    def missing_rate(self) -> float:
+        return self.missing / self.judged if self.judged else 0.0
+
+
+def receipt_stats(*, organization: Organization, channel: str, integration_id, since: datetime, timeout_seconds: int,
+                  now: datetime | None = None) -> ReceiptStats:
+    """Messages the integration sent since ``since`` and at least ``timeout_seconds`` ago, and
+    how many of them still have no delivery receipt: a receipt slower than the timeout counts as
+    missing, so this is the receipt-latency signal too."""
+    if channel == Channel.VOIP:
+        return ReceiptStats(0, 0)
+    cutoff = (now or timezone.now()) - timedelta(seconds=timeout_seconds)
+    rows = Message.objects.for_org(organization).filter(
+        channel=channel, integration_id=integration_id, direction=Message.Direction.OUTBOUND,
+        sent_at__gte=since, sent_at__lte=cutoff,
+    )
+    figures = rows.aggregate(
+        judged=Count("id"),
+        missing=Count("id", filter=Q(delivered_at__isnull=True, read_at__isnull=True)
+                      | Q(status=Message.Status.FAILED)),
+    )
+    return ReceiptStats(judged=figures["judged"] or 0, missing=figures["missing"] or 0)

@@ -5,8 +5,10 @@ target gets ``share`` (the first step) — through the same audited, versioned p
 uses. Every ``run_policy_jobs`` tick (beat) then looks at each running rollout, one transaction
 each, the rollout row locked (``SKIP LOCKED``: two ticks never move one rollout):
 
-* **breach** — the target is no longer active, its circuit breaker is open, or over this step it
-  failed more than ``max_failure_rate`` of at least ``min_sample`` attempts → **rolled back**: the
+* **breach** — the target is no longer active, its circuit breaker is open, its spend cap is
+  reached, over this step it failed more than ``max_failure_rate`` of at least ``min_sample``
+  attempts, or (with ``receipt_timeout_seconds``) more than that share of its messages judged had
+  no delivery receipt within the timeout → **rolled back**: the
   policy goes back to primary-only (the target's share to 0), audited ``rollout.rolled_back``
   and notified;
 * the primary changed under it (someone switched) → **cancelled**, policy restored;
@@ -42,7 +44,12 @@ from integrations.models import (
 )
 from integrations.selectors.channels import check_channel
 from integrations.selectors.integrations import integration_for_org
-from integrations.selectors.policies import integration_attempt_stats, policy_get, running_rollout
+from integrations.selectors.policies import (
+    integration_attempt_stats,
+    policy_get,
+    receipt_stats,
+    running_rollout,
+)
 from integrations.services import notifications
 from integrations.services.policies.channel_policy import write_policy
 from integrations.services.switching import lock_channel_rows, switch_primary
@@ -93,10 +100,17 @@ def _already_running() -> OperationRefused:
 
 
 def start_rollout(*, organization: Organization, channel: str, integration_id: Any, steps: Any, step_seconds: Any,
-                  max_failure_rate: Any, min_sample: Any = 20, actor: Any, reason: str = "") -> Rollout:
-    """Start moving (organization, channel)'s traffic to ``integration_id`` in ``steps``."""
+                  max_failure_rate: Any, min_sample: Any = 20, receipt_timeout_seconds: Any = None, actor: Any,
+                  reason: str = "") -> Rollout:
+    """Start moving (organization, channel)'s traffic to ``integration_id`` in ``steps``. With
+    ``receipt_timeout_seconds``, a message the target sent without a delivery receipt that long
+    after counts against it like a failed attempt (receipt-aware guard)."""
     check_channel(channel)
     _clean(steps, step_seconds, max_failure_rate, min_sample)
+    if receipt_timeout_seconds is not None and (
+            isinstance(receipt_timeout_seconds, bool) or not isinstance(receipt_timeout_seconds, int)
+            or not 1 <= receipt_timeout_seconds <= 86400):
+        raise ValidationError({"receipt_timeout_seconds": [_("The receipt timeout is from 1 to 86400 seconds.")]})
     target = integration_for_org(organization=organization, integration_id=integration_id)
     if target.channel != channel:
         raise OperationRefused(_("%(name)s is not a %(channel)s integration.") % {"name": target.display_name, "channel": channel},
@@ -123,6 +137,7 @@ def start_rollout(*, organization: Organization, channel: str, integration_id: A
                 organization=organization, channel=channel, target=target, source=source,
                 target_name=target.display_name, steps=list(steps), step_seconds=step_seconds,
                 max_failure_rate=float(max_failure_rate), min_sample=min_sample, step_started_at=now,
+                receipt_timeout_seconds=receipt_timeout_seconds,
                 prior_policy=policy.snapshot(),
                 created_by=actor if getattr(actor, "pk", None) and not isinstance(actor, str) else None,
             )
@@ -198,6 +213,15 @@ def _tick(rollout: Rollout, now: datetime) -> None:
             "failures": stats.failures, "attempts": stats.attempts, "share": rollout.share,
             "max": round(rollout.max_failure_rate * 100, 2)})
         return
+    if rollout.receipt_timeout_seconds:
+        receipts = receipt_stats(organization=rollout.organization, channel=rollout.channel, integration_id=target.pk,
+                                 since=rollout.step_started_at, timeout_seconds=rollout.receipt_timeout_seconds, now=now)
+        if receipts.judged >= rollout.min_sample and receipts.missing_rate > rollout.max_failure_rate:
+            _roll_back(rollout, now, _("%(missing)s of %(judged)s messages had no delivery receipt within %(seconds)s s "
+                                       "at %(share)s%% (over %(max)s%%).") % {
+                "missing": receipts.missing, "judged": receipts.judged, "seconds": rollout.receipt_timeout_seconds,
+                "share": rollout.share, "max": round(rollout.max_failure_rate * 100, 2)})
+            return
     if (now - rollout.step_started_at).total_seconds() < rollout.step_seconds:
         return
     following = rollout.step_index + 1

@@ -188,3 +188,27 @@ def test_a_single_100_step_is_a_switch_and_beat_ticks_rollouts(organization, pai
     Rollout.objects.filter(pk=rollout.pk).update(step_started_at=timezone.now() - timedelta(seconds=11))
     assert run_policy_jobs() == {"rollout_completed": 1}
     assert primary_integration(organization=organization, channel="whatsapp").pk == bridge.pk
+
+
+def test_missing_delivery_receipts_roll_back_when_the_guard_watches_them(organization, pair):
+    bridge, official = pair
+    rollout = start(organization, official, steps=[50, 100], receipt_timeout_seconds=60)
+    sent = send(organization, 40)
+    through_target = [m for m in sent if m.integration_id == official.pk]
+    assert len(through_target) >= 5
+    # Receipts arrived for all but the target's messages: only its own receipts are judged.
+    Message.objects.filter(pk__in=[m.pk for m in sent if m.integration_id == bridge.pk]).update(delivered_at=timezone.now())
+    assert tick(rollout, 30).status == Rollout.Status.RUNNING  # not judged before the timeout
+    rollout = tick(rollout, 200)
+    assert rollout.status == Rollout.Status.ROLLED_BACK
+    assert f"{len(through_target)} of {len(through_target)} messages had no delivery receipt within 60 s" in rollout.detail
+
+
+def test_receipts_in_time_keep_the_rollout_going(organization, pair):
+    bridge, official = pair
+    rollout = start(organization, official, steps=[50, 100], receipt_timeout_seconds=60)
+    sent = send(organization, 40)
+    Message.objects.filter(pk__in=[m.pk for m in sent]).update(delivered_at=timezone.now(), status=Message.Status.DELIVERED)
+    assert tick(rollout, 200).status == Rollout.Status.COMPLETED
+    with pytest.raises(ValidationError, match="receipt timeout"):
+        start(organization, bridge, receipt_timeout_seconds=0)
