@@ -9,6 +9,7 @@ import uuid
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 
 from integrations.models.deliveries import Message
 from integrations.models.integrations import OrganizationIntegration
@@ -47,6 +48,8 @@ class ConversationEvent(models.Model):
     objects = OrgScopedQuerySet.as_manager()
 
     class Meta:
+        verbose_name = gettext_lazy("conversation event")
+        verbose_name_plural = gettext_lazy("conversation events")
         db_table = "conversation_events"
         ordering = ["-occurred_at"]
         constraints = [

@@ -12,6 +12,7 @@ import uuid
 from datetime import timedelta
 
 from django.db import models
+from django.utils.translation import gettext_lazy
 
 from integrations.models.organizations import Channel, Organization, OrgScopedQuerySet
 
@@ -28,6 +29,8 @@ class ServiceWindow(models.Model):
     objects = OrgScopedQuerySet.as_manager()
 
     class Meta:
+        verbose_name = gettext_lazy("service window")
+        verbose_name_plural = gettext_lazy("service windows")
         db_table = "service_windows"
         ordering = ["-last_inbound_at"]
         constraints = [

@@ -12,6 +12,7 @@ from __future__ import annotations
 import uuid
 
 from django.db import models
+from django.utils.translation import gettext_lazy
 
 from integrations.models.integrations import OrganizationIntegration
 from integrations.models.organizations import Organization, OrgScopedQuerySet
@@ -41,6 +42,8 @@ class MessageTemplate(models.Model):
     objects = OrgScopedQuerySet.as_manager()
 
     class Meta:
+        verbose_name = gettext_lazy("message template")
+        verbose_name_plural = gettext_lazy("message templates")
         db_table = "message_templates"
         ordering = ["name", "language"]
         constraints = [
@@ -74,6 +77,8 @@ class TemplateMapping(models.Model):
     objects = OrgScopedQuerySet.as_manager()
 
     class Meta:
+        verbose_name = gettext_lazy("template mapping")
+        verbose_name_plural = gettext_lazy("template mappings")
         db_table = "template_mappings"
         ordering = ["template", "integration"]
         constraints = [

@@ -114,3 +114,23 @@ def test_a_replayed_key_answers_with_the_stored_message_after_the_window_closed(
     ServiceWindow.objects.update(last_inbound_at=timezone.now() - timedelta(days=2))
     again, created = free_text(organization, idempotency_key="k-1")
     assert again.pk == first.pk and not created
+
+
+def test_the_admin_lists_windows_templates_and_events_of_the_users_organizations_only(client, organization, other_organization):
+    from django.urls import reverse
+
+    from integrations.models import Membership
+    from tests.factories import make_membership, make_user
+
+    now = timezone.now()
+    ServiceWindow.objects.create(organization=organization, contact=CONTACT, last_inbound_at=now)
+    ServiceWindow.objects.create(organization=other_organization, contact="+5511900000001", last_inbound_at=now)
+    templates.template_create(organization=organization, actor="system:test", name="ours_hello", language="en",
+                              category="utility", body="Hi")
+    staff = make_user(username="desk-windows")
+    make_membership(user=staff, organization=organization, role=Membership.Role.ADMIN)
+    client.force_login(staff)
+    windows = client.get(reverse("admin:integrations_servicewindow_changelist")).content.decode()
+    assert CONTACT in windows and "+5511900000001" not in windows and ">Open<" in windows
+    assert "ours_hello" in client.get(reverse("admin:integrations_messagetemplate_changelist")).content.decode()
+    assert client.get(reverse("admin:integrations_conversationevent_changelist")).status_code == 200
