@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from integrations.models import OrganizationIntegration
+from integrations.provider_words import provider_text
 from integrations.selectors.integrations import masked_credentials
 from providers.base import Provider
 from providers.config import ConfigField, is_masked_hint
@@ -28,19 +29,20 @@ NAME_FIELD = "display_name"
 
 def form_field(config_field: ConfigField, *, stored_hint: str = "") -> forms.Field:
     """The Django form field for one ``ConfigField``."""
-    help_text = config_field.help_text
+    help_text = provider_text(config_field.help_text)
+    label = provider_text(config_field.label)
     if config_field.secret:
         if stored_hint:
             stored = _("Stored: %(hint)s. Leave blank to keep it.") % {"hint": stored_hint}
             help_text = f"{stored} {help_text}".strip()
         return forms.CharField(
-            label=config_field.label,
+            label=label,
             required=config_field.required and not stored_hint,
             help_text=help_text,
             strip=False,
             widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
         )
-    common = {"label": config_field.label, "help_text": help_text, "required": config_field.required}
+    common = {"label": label, "help_text": help_text, "required": config_field.required}
     if config_field.kind == "int":
         return forms.IntegerField(initial=config_field.default, **common)
     if config_field.kind == "float":

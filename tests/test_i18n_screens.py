@@ -69,16 +69,26 @@ def english_left_over(text: str, sources: tuple[str, ...]) -> list[str]:
     return left
 
 
+def provider_words(provider_class) -> list[str]:
+    """What a provider declares for people: its description, its settings' labels and help."""
+    words = [provider_class.description]
+    for field in provider_class.config_fields:
+        words += [field.label, field.help_text]
+    return [w for w in words if w]
+
+
+def test_every_word_a_provider_declares_is_in_the_catalog():
+    from integrations.provider_words import PROVIDER_WORDS
+
+    catalog = {entry.msgid: entry.msgstr for entry in polib.pofile(str(CATALOG))}
+    for provider_class in get_registry().all():
+        for words in provider_words(provider_class):
+            assert words in PROVIDER_WORDS, f"{provider_class.name}: add {words!r} to integrations/provider_words.py"
+            assert catalog.get(words), words
+
+
 def assert_portuguese(html: str, *, shows: list[str], sources: tuple[str, ...]):
     text = visible_text(html)
-    for provider_class in get_registry().all():
-        # A provider's own words come with the provider (providers/), like its name: its
-        # description and its settings' labels and help.
-        provided = [provider_class.description]
-        for field in provider_class.config_fields:
-            provided += [field.label, getattr(field, "help_text", "") or ""]
-        for words in sorted(filter(None, provided), key=len, reverse=True):
-            text = text.replace(words, "")
     for portuguese in shows:
         assert portuguese in text, (portuguese, text)
     assert not english_left_over(text, sources), english_left_over(text, sources)
@@ -146,8 +156,9 @@ def test_the_provider_detail_page_is_portuguese(portuguese_admin, organization):
     assert_portuguese(html, shows=["Voltar aos provedores", "Status do provedor", "Ativa", "Principal",
                                    "Saudável · verificada agora mesmo", "Uso neste mês", "Mensagens", "Custo",
                                    "US$\xa01.234,50", "Taxa de sucesso", "100,0 %", "Configurações avançadas",
-                                   "Ativar confirmações de entrega", "Salvar alterações", "Testar conexão"],
-                      sources=DETAIL)
+                                   "Ativar confirmações de entrega", "Salvar alterações", "Testar conexão",
+                                   "Chave de API", "Qualquer valor; mostrado mascarado"],
+                      sources=DETAIL + ("integrations/provider_words.py",))
     assert 'data-copied-label="Copiado"' in html
 
     response = portuguese_admin.post(url + "settings/", {"delivery_receipts": "on"}, follow=True)
@@ -230,8 +241,9 @@ def test_the_wizards_first_step_is_portuguese(portuguese_admin, organization):
     html = portuguese_admin.get(reverse("provider_admin:migrate", args=[organization.slug, "whatsapp"])).content.decode()
     assert_portuguese(html, shows=["Migrar o provedor de WhatsApp — Acme", "Migrar WhatsApp", "Etapa 1 de 5",
                                    "Provedor", "Configurar", "Confirmar", "Principal atual:",
-                                   "Escolha o novo provedor de WhatsApp", "provedor atual", "Próximo passo", "Cancelar"],
-                      sources=WIZARD)
+                                   "Escolha o novo provedor de WhatsApp", "provedor atual", "Próximo passo", "Cancelar",
+                                   "WhatsApp Business Platform oficial, hospedada pela Meta."],
+                      sources=WIZARD + ("integrations/provider_words.py",))
     assert 'aria-label="Etapas da migração"' in html
 
 

@@ -15,6 +15,7 @@ from integrations.admin.scoping import OrganizationScopedAdmin, badge, primary_b
 from integrations.errors import ServiceError
 from integrations.forms import ProviderSettingsForm
 from integrations.models import Organization, OrganizationIntegration
+from integrations.provider_words import provider_text
 from integrations.selectors.integrations import masked_credentials
 from integrations.services.costs.options import price_label
 from integrations.services.health import integration_test_connection
@@ -165,7 +166,7 @@ class OrganizationIntegrationAdmin(OrganizationScopedAdmin):
                             "name": provider.name,
                             "channel": provider.channel,
                             "display_name": provider.display_name,
-                            "description": provider.description,
+                            "description": provider_text(provider.description),
                             "official": provider.official,
                             "stability": provider.stability,
                             "price_label": price_label(provider.name),  # the label every screen shows

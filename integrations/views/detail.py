@@ -19,6 +19,7 @@ from django.views.decorators.http import require_GET, require_POST
 from integrations.errors import ServiceError
 from integrations.forms import ProviderSettingsForm
 from integrations.models import OrganizationIntegration
+from integrations.provider_words import provider_text
 from integrations.selectors.integrations import masked_credentials
 from integrations.selectors.usage import usage_this_month
 from integrations.services.health import integration_test_connection
@@ -67,7 +68,7 @@ def _credentials_form(integration: OrganizationIntegration, data=None) -> Provid
 def _render(request, integration: OrganizationIntegration, *, advanced_form=None, credentials_form=None) -> HttpResponse:
     organization = integration.organization
     provider_class = provider_class_or_none(integration.provider_name)
-    labels = {f.name: f.label for f in (provider_class.config_fields if provider_class else ())}
+    labels = {f.name: provider_text(f.label) for f in (provider_class.config_fields if provider_class else ())}
     config = integration.config or {}
     context = admin_context(request, integration.display_name)
     context.update(

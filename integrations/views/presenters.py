@@ -7,6 +7,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from integrations.models import OrganizationIntegration, ProviderMigration
+from integrations.provider_words import provider_text
 from integrations.reports.wording import (
     RULE_FEATURES,
     STABILITY_WORDS,
@@ -207,7 +208,7 @@ def provider_options(channel: str, current: OrganizationIntegration | None, orga
             {
                 "name": provider_class.name,
                 "display_name": provider_class.display_name,
-                "description": provider_class.description,
+                "description": provider_text(provider_class.description),
                 "official": provider_class.official,
                 "stability": str(provider_class.stability),
                 "stability_label": str(STABILITY_WORDS.get(str(provider_class.stability), provider_class.stability)),
