@@ -333,3 +333,17 @@ def test_a_migrations_page_is_portuguese(portuguese_admin, organization):
                                    "Voltar aos provedores"],
                       sources=("templates/admin/providers/migration.html",))
     assert 'data-label="Quando"' in html
+
+
+@pytest.mark.django_db
+def test_the_other_admin_lists_name_their_columns_and_filters_in_portuguese(portuguese_admin, organization):
+    pages = {
+        "admin:integrations_membership_changelist": ("Criado em", "Por papel"),
+        "admin:integrations_messagetemplate_changelist": ("Por categoria", "Utilidade", "Autenticação", "Por idioma"),
+        "admin:integrations_servicewindow_changelist": ("Por canal",),
+        "admin:integrations_conversationevent_changelist": ("Por tipo", "Resposta", "Reação", "Aviso do sistema"),
+    }
+    for name, shows in pages.items():
+        text = visible_text(portuguese_admin.get(reverse(name)).content.decode())
+        for portuguese in shows:
+            assert portuguese in text, (name, portuguese)

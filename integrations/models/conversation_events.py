@@ -19,15 +19,15 @@ from providers import events
 
 class ConversationEvent(models.Model):
     class Kind(models.TextChoices):
-        REPLY = events.INTERACTIVE_REPLY, "Reply"
-        REACTION = events.REACTION, "Reaction"
-        SYSTEM = events.SYSTEM_NOTICE, "System notice"
+        REPLY = events.INTERACTIVE_REPLY, gettext_lazy("Reply")
+        REACTION = events.REACTION, gettext_lazy("Reaction")
+        SYSTEM = events.SYSTEM_NOTICE, gettext_lazy("System notice")
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="conversation_events")
     integration = models.ForeignKey(OrganizationIntegration, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     channel = models.CharField(max_length=16, choices=Channel.choices, default=Channel.WHATSAPP)
-    kind = models.CharField(max_length=32, choices=Kind.choices)
+    kind = models.CharField(gettext_lazy("kind"), max_length=32, choices=Kind.choices)
     contact = models.CharField(max_length=64, blank=True, help_text="The contact's phone (E.164), when known.")
     chat_id = models.CharField(max_length=255, blank=True, help_text="The conversation as the provider names it.")
     provider_event_id = models.CharField(max_length=255, blank=True)

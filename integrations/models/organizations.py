@@ -82,7 +82,7 @@ class Membership(models.Model):
         Organization, verbose_name=gettext_lazy("organization"), on_delete=models.CASCADE, related_name="memberships"
     )
     role = models.CharField(verbose_name=gettext_lazy("role"), max_length=16, choices=Role.choices, default=Role.MEMBER)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(gettext_lazy("created at"), auto_now_add=True)
 
     class Meta:
         verbose_name = gettext_lazy("membership")

@@ -22,7 +22,7 @@ WINDOW = timedelta(hours=24)
 class ServiceWindow(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="service_windows")
-    channel = models.CharField(max_length=16, choices=Channel.choices, default=Channel.WHATSAPP)
+    channel = models.CharField(gettext_lazy("channel"), max_length=16, choices=Channel.choices, default=Channel.WHATSAPP)
     contact = models.CharField(max_length=64, help_text="The contact's phone number (E.164).")
     last_inbound_at = models.DateTimeField(help_text="When the contact last wrote; the window is 24 hours from it.")
 

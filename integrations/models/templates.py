@@ -21,17 +21,17 @@ from providers.values import TemplateCategory, TemplateStatus
 
 class MessageTemplate(models.Model):
     class Category(models.TextChoices):
-        MARKETING = TemplateCategory.MARKETING.value, "Marketing"
-        UTILITY = TemplateCategory.UTILITY.value, "Utility"
-        AUTHENTICATION = TemplateCategory.AUTHENTICATION.value, "Authentication"
+        MARKETING = TemplateCategory.MARKETING.value, gettext_lazy("Marketing")
+        UTILITY = TemplateCategory.UTILITY.value, gettext_lazy("Utility")
+        AUTHENTICATION = TemplateCategory.AUTHENTICATION.value, gettext_lazy("Authentication")
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="message_templates")
     name = models.CharField(max_length=512)
-    language = models.CharField(max_length=16, help_text="As the providers name it: en_US, pt_BR.")
+    language = models.CharField(gettext_lazy("language"), max_length=16, help_text="As the providers name it: en_US, pt_BR.")
     # Blank only for a template imported from a provider that did not state one; the API
     # requires it. It prices every message sent with the template.
-    category = models.CharField(max_length=16, choices=Category.choices, blank=True)
+    category = models.CharField(gettext_lazy("category"), max_length=16, choices=Category.choices, blank=True)
     body = models.TextField(help_text="Text with {{1}} or {{name}} placeholders.")
     header = models.JSONField(default=dict, blank=True, help_text='{"format": "text|image|document|video", "text": "…"}')
     footer = models.CharField(max_length=60, blank=True)
