@@ -25,7 +25,7 @@ BENCH_ENV := DEBUG=false SECRET_KEY=bench-secret-key FIELD_ENCRYPTION_KEY=bench-
 	DATABASE_URL=$(BENCH_DATABASE_URL) REDIS_URL=$(BENCH_REDIS_URL) ALLOWED_HOSTS=127.0.0.1 CONN_MAX_AGE=60 \
 	SWITCHBOARD_SANDBOX=true PROVIDER_EGRESS_ALLOWLIST=127.0.0.1
 
-.PHONY: run manage test install messages services browser lint benchmark worker clean
+.PHONY: run manage test install messages services browser screenshots lint benchmark worker clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -60,6 +60,10 @@ browser:
 # Everything a fresh machine needs, then the whole suite. CI (.ci/run) is this plus its checks.
 test: services browser messages
 	$(TEST_ENV) $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The README's screenshots: the wizard's browser tests at both widths, copied into docs/screenshots/.
+screenshots: services browser messages
+	$(TEST_ENV) UPDATE_DOCS_SCREENSHOTS=1 $(BIN)/python -m pytest tests/browser/test_wizard_screens.py -q
 
 lint: install
 	$(BIN)/ruff check .
