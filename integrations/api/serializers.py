@@ -170,6 +170,19 @@ class AttachmentSerializer(serializers.Serializer):
     filename = serializers.CharField(required=False, allow_blank=True, max_length=255)
 
 
+class TemplateHeaderValueSerializer(serializers.Serializer):
+    media_url = serializers.URLField(max_length=2000, required=False, help_text="The header's image, document or video.")
+    filename = serializers.CharField(max_length=255, required=False, allow_blank=True, help_text="A document's file name.")
+    variables = serializers.DictField(child=serializers.CharField(max_length=1024, allow_blank=True), required=False,
+                                      help_text="A text header's placeholder name → value.")
+
+
+class TemplateButtonValueSerializer(serializers.Serializer):
+    index = serializers.IntegerField(min_value=0, max_value=9, help_text="The button's position in the template (0-based).")
+    kind = serializers.ChoiceField(choices=["quick_reply", "url"])
+    value = serializers.CharField(max_length=1024, help_text="A quick reply's payload, or a URL button's variable suffix.")
+
+
 class TemplateSendSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=512)
     language = serializers.CharField(max_length=16)
@@ -177,6 +190,8 @@ class TemplateSendSerializer(serializers.Serializer):
         child=serializers.CharField(max_length=1024, allow_blank=True), required=False, default=dict,
         help_text='Placeholder name → value, e.g. {"1": "Ana"}.',
     )
+    header = TemplateHeaderValueSerializer(required=False, help_text="Required when the template's header is media.")
+    buttons = TemplateButtonValueSerializer(many=True, required=False, max_length=10)
 
 
 class ReplyButtonSerializer(serializers.Serializer):
@@ -259,7 +274,7 @@ class MessageSerializer(serializers.ModelSerializer):
         model = Message
         fields = [
             "id", "direction", "channel", "status", "to", "from_number", "body", "attachments",
-            "template", "template_variables", "interactive", "category", "reference", "tags", "integration", "provider_name", "provider_message_id", "cost", "currency",
+            "template", "template_variables", "template_parameters", "interactive", "category", "reference", "tags", "integration", "provider_name", "provider_message_id", "cost", "currency",
             "cost_source", "latency_ms", "attempts", "retry_count", "error", "error_code",
             "created_at", "updated_at", "sent_at", "delivered_at", "read_at", "failed_at",
         ]

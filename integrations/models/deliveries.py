@@ -84,6 +84,9 @@ class Message(Delivery):
         "integrations.MessageTemplate", null=True, blank=True, on_delete=models.SET_NULL, related_name="messages"
     )
     template_variables = models.JSONField(null=True, blank=True, default=None)
+    # A template send's header and button values: {"header": {"media_url", "media_kind", "filename",
+    # "variables"}, "buttons": [{"index", "kind", "value"}]}; NULL when it needs none.
+    template_parameters = models.JSONField(null=True, blank=True, default=None)
     # An interactive message (reply buttons or a list) as the API took it; ``body`` holds its
     # numbered-text rendering (what history shows, and what bridges send).
     interactive = models.JSONField(null=True, blank=True, default=None)

@@ -38,6 +38,8 @@ def window_fallback_set(*, organization: Organization, template: MessageTemplate
     if template is not None:
         if template.organization_id != organization.pk:
             raise ValidationError({"template": [_("No such template.")]})
+        if (template.header or {}).get("format") in ("image", "document", "video"):
+            raise ValidationError({"template": [_("A fallback template cannot have a media header.")]})
         if len(placeholders(template.body)) > 1:
             raise ValidationError({"template": [_("A fallback template has at most one variable (it receives the message's text).")]})
     before = str(organization.window_fallback_template_id or "")

@@ -28,6 +28,8 @@ from providers.values import (
     ListSection,
     OutboundMessage,
     ReplyButton,
+    TemplateButtonValue,
+    TemplateHeader,
     TemplateMapping,
     TemplateMessage,
     placeholders,
@@ -41,8 +43,9 @@ MAX_OPTIONS = 11
 
 
 def clean_template(*, organization: Organization, template: Any) -> tuple[MessageTemplate, dict[str, str]]:
-    """``{"name", "language", "variables"}`` → (the template, its variables as text).
-    ``ValidationError`` on the ``template`` field otherwise."""
+    """``{"name", "language", "variables", "header"?, "buttons"?}`` → (the template, its
+    variables as text). ``ValidationError`` on the ``template`` field otherwise. The header and
+    button values are ``clean_template_parameters``'."""
     if not isinstance(template, Mapping):
         raise ValidationError({"template": [_("A template is an object with a name, a language and variables.")]})
     name, language = str(template.get("name") or ""), str(template.get("language") or "")
@@ -66,6 +69,49 @@ def clean_template(*, organization: Organization, template: Any) -> tuple[Messag
     return found, cleaned
 
 
+MEDIA_HEADERS = ("image", "document", "video")
+MAX_BUTTON_VALUES = 10
+
+
+def clean_template_parameters(found: MessageTemplate, template: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The header and button values a send gives its template, checked against it: a media
+    header needs a media link, a text header its variables. None when there are none."""
+    header, buttons = template.get("header") or {}, template.get("buttons") or []
+    problems: list[str] = []
+    cleaned: dict[str, Any] = {}
+    header_format = (found.header or {}).get("format", "") if found.header else ""
+    if not isinstance(header, Mapping) or not isinstance(buttons, list) or len(buttons) > MAX_BUTTON_VALUES:
+        raise ValidationError({"template": [_("The header is an object and the buttons a list of at most %(limit)s.")
+                                            % {"limit": MAX_BUTTON_VALUES}]})
+    media_url = _text(header.get("media_url"), 2000)
+    if header_format in MEDIA_HEADERS:
+        if not media_url.startswith(("https://", "http://")):
+            problems.append(_("This template's header is a %(format)s: give template.header.media_url.") % {"format": header_format})
+        cleaned["header"] = {"media_url": media_url, "media_kind": header_format, "filename": _text(header.get("filename"), 255)}
+    elif header_format == "text" and placeholders(found.header.get("text", "")):
+        variables = header.get("variables") if isinstance(header.get("variables"), Mapping) else {}
+        text_variables = {str(k): _text(v, MAX_VARIABLE_LENGTH) for k, v in variables.items()}
+        missing = [name for name in placeholders(found.header.get("text", "")) if name not in text_variables]
+        if missing:
+            problems.append(_("Missing header variable(s): %(names)s.") % {"names": ", ".join(missing)})
+        cleaned["header"] = {"variables": text_variables}
+    values = []
+    for button in buttons:
+        index = button.get("index") if isinstance(button, Mapping) else None
+        kind = button.get("kind") if isinstance(button, Mapping) else None
+        value = _text(button.get("value"), MAX_VARIABLE_LENGTH) if isinstance(button, Mapping) else ""
+        if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < MAX_BUTTON_VALUES \
+                or kind not in ("quick_reply", "url") or not value:
+            problems.append(_("Every button value needs an index (0-9), a kind (quick_reply or url) and a value."))
+            break
+        values.append({"index": index, "kind": kind, "value": value})
+    if values:
+        cleaned["buttons"] = values
+    if problems:
+        raise ValidationError({"template": problems})
+    return cleaned or None
+
+
 def can_carry(integration: OrganizationIntegration, mapping: Any) -> bool:
     """Whether this integration may send this template: a bridge always (rendered text, no
     approval exists there), an official provider only with an approved mapping."""
@@ -85,6 +131,7 @@ class SendPlan:
     template: MessageTemplate | None
     variables: Mapping[str, str]
     mappings: Mapping[Any, Any] = field(default_factory=dict)
+    parameters: Mapping[str, Any] = field(default_factory=dict)
 
 
 def send_plan(row: Any) -> SendPlan | None:
@@ -93,7 +140,8 @@ def send_plan(row: Any) -> SendPlan | None:
         return None
     template = row.template if row.template_id else None
     mappings = template_mappings(template=template) if template is not None else {}
-    return SendPlan(template=template, variables=row.template_variables, mappings=mappings)
+    return SendPlan(template=template, variables=row.template_variables, mappings=mappings,
+                    parameters=getattr(row, "template_parameters", None) or {})
 
 
 def route_for(plan: SendPlan | None, route: list[OrganizationIntegration]) -> tuple[list[OrganizationIntegration], str]:
@@ -119,9 +167,15 @@ def outbound_for(plan: SendPlan | None, outbound: OutboundMessage, integration: 
         components=tuple(mapping.components or ()), content_sid=mapping.provider_template_id,
         variable_names=dict(mapping.variable_names or {}),
     ) if mapping is not None else TemplateMapping()
+    header = plan.parameters.get("header") or None
     return replace(outbound, body="", template=TemplateMessage(
         name=template.name, language=template.language, variables=dict(plan.variables), text=template.body,
         category=template.category, mapping=provider_mapping,
+        header=TemplateHeader(text_variables=dict(header.get("variables") or {}), media_url=header.get("media_url", ""),
+                              media_kind=header.get("media_kind", ""), filename=header.get("filename", ""))
+        if header else None,
+        buttons=tuple(TemplateButtonValue(index=b["index"], kind=b["kind"], value=b["value"])
+                      for b in plan.parameters.get("buttons") or ()),
     ))
 
 

@@ -187,6 +187,7 @@ def _business_fields(organization: Organization, template: Mapping[str, Any] | N
         return {"interactive": stored, "body": text}
     found, variables = content.clean_template(organization=organization, template=template)
     return {"template": found, "template_variables": variables, "category": found.category,
+            "template_parameters": content.clean_template_parameters(found, template),
             "body": render(found.body, variables)}
 
 

@@ -205,3 +205,33 @@ def test_the_import_command_reports_what_it_kept(organization):
     assert "3 read, 3 new templates, 3 mappings (3 approved)" in out.getvalue()
     with pytest.raises(CommandError):
         call_command("import_templates", "--org", organization.slug, "--integration", "nope")
+
+
+@pytest.mark.django_db
+def test_a_media_header_and_button_values_reach_the_provider_payload(organization):
+    from integrations.services.delivery import content
+    from providers.whatsapp.meta_payloads import template_object
+
+    meta = make_integration(organization=organization, provider_name="meta_cloud", config={"phone_number_id": "1"},
+                            credentials={"access_token": "t" * 12, "app_secret": "s" * 12})
+    template = templates.template_create(
+        organization=organization, actor="system:test", name="receipt", language="en", category="utility",
+        body="Hi {{1}}, your receipt.", header={"format": "document"}, buttons=[{"kind": "url", "text": "Track"}])
+    templates.template_map(template=template, integration=meta, actor="system:test")
+    send = {"name": "receipt", "language": "en", "variables": {"1": "Ana"}}
+    with pytest.raises(ValidationError) as refused:
+        intake.send_message(organization=organization, channel="whatsapp", to=TO, body="", actor="system:test", template=send)
+    assert "media_url" in refused.value.message_dict["template"][0]
+
+    message, _ = intake.send_message(organization=organization, channel="whatsapp", to=TO, body="", actor="system:test", template={
+        **send, "header": {"media_url": "https://example.com/r.pdf", "filename": "r.pdf"},
+        "buttons": [{"index": 0, "kind": "url", "value": "A-7"}]})
+    assert message.template_parameters["header"]["media_kind"] == "document"
+
+    from providers.values import OutboundMessage
+
+    outbound = content.outbound_for(content.send_plan(message), OutboundMessage(to=TO, body=message.body), meta)
+    components = template_object(outbound.template)["components"]
+    assert components[0] == {"type": "header", "parameters": [
+        {"type": "document", "document": {"link": "https://example.com/r.pdf", "filename": "r.pdf"}}]}
+    assert {"type": "button", "sub_type": "url", "index": "0", "parameters": [{"type": "text", "text": "A-7"}]} in components
