@@ -17,7 +17,7 @@ from integrations.models.organizations import Channel, Membership, Organization,
 from integrations.models.policies import ChannelPolicy, Rollout, ScheduledSwitch, SpendCap
 from integrations.models.provider_migrations import ProviderMigration
 from integrations.models.service_windows import ServiceWindow
-from integrations.models.templates import MessageTemplate, TemplateMapping
+from integrations.models.templates import InteractiveContent, MessageTemplate, TemplateMapping
 
 __all__ = [
     "Call",
@@ -27,6 +27,7 @@ __all__ = [
     "Delivery",
     "Direction",
     "IntegrationQuerySet",
+    "InteractiveContent",
     "Membership",
     "Message",
     "MessageTemplate",

@@ -91,3 +91,29 @@ class TemplateMapping(models.Model):
     @property
     def approved(self) -> bool:
         return self.status == TemplateStatus.APPROVED.value
+
+
+class InteractiveContent(models.Model):
+    """A provider resource created to send one interactive message, reused for every identical
+    message on the same integration (Twilio creates a Content for each quick-reply or list it
+    sends; ``SendResult.raw["content_sid"]``). ``digest`` is the message's SHA-256."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    integration = models.ForeignKey(OrganizationIntegration, on_delete=models.CASCADE, related_name="+")
+    digest = models.CharField(max_length=64)
+    provider_content_id = models.CharField(max_length=255)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = OrgScopedQuerySet.as_manager()
+
+    class Meta:
+        db_table = "interactive_contents"
+        verbose_name = gettext_lazy("interactive content")
+        verbose_name_plural = gettext_lazy("interactive contents")
+        constraints = [
+            models.UniqueConstraint(fields=["integration", "digest"], name="interactive_content_unique_digest"),
+        ]
+
+    def __str__(self):
+        return self.provider_content_id

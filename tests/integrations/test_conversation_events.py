@@ -139,3 +139,25 @@ def test_the_api_sends_a_list_and_lists_the_events(client, organization):
         reply=InteractiveReply(kind="list", id="9", title="09:00"))])
     listed = client.get("/api/v1/conversation-events/", {"kind": events.INTERACTIVE_REPLY, "contact": TO}, **headers).json()
     assert [(e["reply_id"], e["reply_title"]) for e in listed["results"]] == [("9", "09:00")]
+
+
+def test_the_content_a_provider_created_for_an_interactive_message_is_reused(organization):
+    from integrations.models import InteractiveContent
+    from integrations.services.delivery import content
+    from providers.values import OutboundMessage, SendResult
+
+    twilio = make_integration(organization=organization, provider_name="twilio_whatsapp",
+                              config={"account_sid": "AC" + "0" * 32, "from_number": "+14155238886"},
+                              credentials={"auth_token": "twilio-token-0123456789"})
+    other = make_integration(organization=organization)
+    outbound = OutboundMessage(to=TO, interactive=content.interactive_from_dict(BUTTONS))
+    assert content.outbound_for(None, outbound, twilio).interactive.provider_content_id == ""
+
+    content.content_sent(integration=twilio, outbound=outbound, result=SendResult(provider_message_id="SM1", raw={"content_sid": "HX0123"}))
+    content.content_sent(integration=twilio, outbound=outbound, result=SendResult(provider_message_id="SM2", raw={"content_sid": "HX9999"}))
+
+    assert list(InteractiveContent.objects.values_list("provider_content_id", flat=True)) == ["HX0123"]
+    assert content.outbound_for(None, outbound, twilio).interactive.provider_content_id == "HX0123"
+    assert content.outbound_for(None, outbound, other).interactive.provider_content_id == ""
+    changed = OutboundMessage(to=TO, interactive=content.interactive_from_dict({**BUTTONS, "body": "Really?"}))
+    assert content.outbound_for(None, changed, twilio).interactive.provider_content_id == ""

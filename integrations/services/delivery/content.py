@@ -11,6 +11,8 @@ message fails with ``template_unavailable`` rather than waiting for one.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -18,7 +20,12 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
-from integrations.models import MessageTemplate, Organization, OrganizationIntegration
+from integrations.models import (
+    InteractiveContent,
+    MessageTemplate,
+    Organization,
+    OrganizationIntegration,
+)
 from integrations.selectors.templates import template_by_name, template_mappings
 from providers import features
 from providers.content import MAX_REPLY_ID
@@ -158,7 +165,10 @@ def route_for(plan: SendPlan | None, route: list[OrganizationIntegration]) -> tu
 
 
 def outbound_for(plan: SendPlan | None, outbound: OutboundMessage, integration: OrganizationIntegration) -> OutboundMessage:
-    """The message as this integration sends it: the template under the integration's names."""
+    """The message as this integration sends it: the template under the integration's names, an
+    interactive message with the provider resource made for it before (``content_sent``)."""
+    if getattr(outbound, "interactive", None) is not None:
+        return _with_known_content(outbound, integration)
     if plan is None or plan.template is None:
         return outbound
     template, mapping = plan.template, plan.mappings.get(integration.pk)
@@ -231,3 +241,29 @@ def clean_interactive(data: Any) -> tuple[dict[str, Any], str]:
 def interactive_of(row: Any) -> InteractiveMessage | None:
     data = getattr(row, "interactive", None)
     return interactive_from_dict(data) if isinstance(data, Mapping) else None
+
+
+def _digest(message: InteractiveMessage) -> str:
+    return hashlib.sha256(json.dumps(interactive_to_dict(message), sort_keys=True).encode()).hexdigest()
+
+
+def _with_known_content(outbound: OutboundMessage, integration: OrganizationIntegration) -> OutboundMessage:
+    if outbound.interactive.provider_content_id:
+        return outbound
+    known = InteractiveContent.objects.filter(integration=integration, digest=_digest(outbound.interactive)).values_list(
+        "provider_content_id", flat=True).first()
+    return replace(outbound, interactive=replace(outbound.interactive, provider_content_id=known)) if known else outbound
+
+
+def content_sent(*, integration: OrganizationIntegration, outbound: Any, result: Any) -> None:
+    """Keep the resource a provider created to send an interactive message (Twilio's Content
+    SID in ``SendResult.raw["content_sid"]``), so identical messages reuse it."""
+    interactive = getattr(outbound, "interactive", None)
+    raw = getattr(result, "raw", None) or {}
+    content_id = raw.get("content_sid") if isinstance(raw, Mapping) else None
+    if interactive is None or interactive.provider_content_id or not isinstance(content_id, str) or not content_id:
+        return
+    InteractiveContent.objects.get_or_create(
+        integration=integration, digest=_digest(interactive),
+        defaults={"organization_id": integration.organization_id, "provider_content_id": content_id[:255]},
+    )

@@ -216,8 +216,9 @@ def deliver_claimed(kind: Kind, row: Any, *, in_doubt: bool, claimed_lease: date
             paced += 1
             last_code = last_code or OUTCOME_PACED
             continue
+        sent = content.outbound_for(plan, outbound, integration)
         try:
-            provider_id, result = _send(kind, integration, content.outbound_for(plan, outbound, integration))
+            provider_id, result = _send(kind, integration, sent)
         except ProviderRateLimited as exc:
             # "Too many requests" is pacing, not an outage: every worker holds off this
             # integration for a moment; the breaker does not count it.
@@ -292,6 +293,10 @@ def deliver_claimed(kind: Kind, row: Any, *, in_doubt: bool, claimed_lease: date
             breaker.record_success(integration=integration)
         except Exception:
             logger.exception("Could not close the breaker of %s after a send", integration.pk)
+        try:
+            content.content_sent(integration=integration, outbound=sent, result=result)
+        except Exception:
+            logger.exception("Could not keep the content %s created for %s", integration.pk, row.pk)
         return DeliveryOutcome(DELIVERED, str(row.pk), str(integration.pk), unrecorded=unrecorded)
 
     reason = "; ".join(retryable_reasons + final_reasons) or "no integration could send it"
