@@ -41,6 +41,10 @@ class PolicyWriteSerializer(serializers.Serializer):
         help_text=gettext_lazy("Integration id → percent; active integrations of this channel; the sum is 100. Only in split mode."),
     )
     rules = PolicyRuleSerializer(many=True, required=False, default=list, max_length=20)
+    failure_actions = serializers.DictField(
+        child=serializers.ChoiceField(choices=["retry", "fail_over", "stop"]), required=False, default=dict,
+        help_text=gettext_lazy("Provider error code → retry (later, no fail-over), fail_over (the next integration now) or stop (fail the message)."),
+    )
     reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=500)
 
 
@@ -63,6 +67,7 @@ class PolicySerializer(serializers.Serializer):
     mode = serializers.ChoiceField(choices=ChannelPolicy.Mode.choices)
     weights = serializers.DictField(child=serializers.IntegerField())
     rules = PolicyRuleSerializer(many=True)
+    failure_actions = serializers.DictField(child=serializers.CharField())
     version = serializers.IntegerField()
     updated_at = serializers.DateTimeField(allow_null=True)
     carried_last_hour = CarriedSharesSerializer()
@@ -72,6 +77,7 @@ def _policy_body(organization, channel: str) -> dict:
     policy = policy_get(organization=organization, channel=channel)
     return PolicySerializer({
         "channel": channel, "mode": policy.mode, "weights": policy.weights or {}, "rules": policy.rules or [],
+        "failure_actions": policy.failure_actions or {},
         "version": policy.version, "updated_at": policy.updated_at,
         "carried_last_hour": carried_shares(organization=organization, channel=channel, policy=policy),
     }).data
@@ -96,7 +102,7 @@ class ChannelPolicyView(APIView):
             organization=request.organization, channel=channel, mode=data["mode"],
             weights=dict(data["weights"]),
             rules=[{"tag": r["tag"], "integration_id": str(r["integration_id"])} for r in data["rules"]],
-            actor=request.user, reason=data["reason"],
+            failure_actions=dict(data["failure_actions"]), actor=request.user, reason=data["reason"],
         )
         return Response(_policy_body(request.organization, channel))
 

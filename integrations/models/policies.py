@@ -33,6 +33,9 @@ class ChannelPolicy(models.Model):
     mode = models.CharField(max_length=16, choices=Mode.choices, default=Mode.PRIMARY)
     weights = models.JSONField(default=dict, blank=True)
     rules = models.JSONField(default=list, blank=True)
+    # Provider error code → "retry" (later, same route, no fail-over), "fail_over" (the next
+    # integration now) or "stop" (fail the message): overrides delivery's default per code.
+    failure_actions = models.JSONField(default=dict, blank=True)
     version = models.PositiveIntegerField(default=1)
     updated_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -53,7 +56,7 @@ class ChannelPolicy(models.Model):
 
     def snapshot(self) -> dict:
         return {"mode": self.mode, "weights": dict(self.weights or {}), "rules": list(self.rules or []),
-                "version": self.version}
+                "failure_actions": dict(self.failure_actions or {}), "version": self.version}
 
 
 class ScheduledSwitch(models.Model):

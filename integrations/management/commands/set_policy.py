@@ -26,10 +26,12 @@ class Command(BaseCommand):
                             help="Integration id or display name and its percent; repeat (split mode).")
         parser.add_argument("--rule", action="append", default=[], metavar="TAG=INTEGRATION",
                             help="Messages tagged TAG go to INTEGRATION first; repeat, first match wins.")
+        parser.add_argument("--on-error", action="append", default=[], metavar="CODE=ACTION",
+                            help="Provider error code and retry, fail_over or stop; repeat.")
         parser.add_argument("--reason", default="", help="Why; kept in the audit trail.")
         parser.add_argument("--actor", default="system:cli", help="Actor recorded in the audit trail.")
 
-    def handle(self, *args, org, channel, mode, weight, rule, reason, actor, **options):
+    def handle(self, *args, org, channel, mode, weight, rule, on_error, reason, actor, **options):
         try:
             organization = organization_get(slug=org)
             weights = {}
@@ -42,8 +44,9 @@ class Command(BaseCommand):
             for item in rule:
                 tag, ref = _pair(item, "--rule", split_last=False)
                 rules.append({"tag": tag, "integration_id": str(integration_get(organization=organization, ref=ref, channel=channel).pk)})
+            failure_actions = dict(_pair(item, "--on-error") for item in on_error)
             policy = set_policy(organization=organization, channel=channel, mode=mode, weights=weights,
-                                rules=rules, actor=actor, reason=reason)
+                                rules=rules, failure_actions=failure_actions, actor=actor, reason=reason)
         except ServiceError as exc:
             raise CommandError(exc.message) from None
         except ValidationError as exc:

@@ -77,7 +77,7 @@ from integrations.services.delivery.records import (
     record_sent,
     result_latency,
 )
-from integrations.services.policies.selection import route_for_delivery
+from integrations.services.policies.selection import failure_action, route_for_delivery
 from providers import events
 from providers.errors import (
     ProviderConfigurationError,
@@ -243,12 +243,24 @@ def deliver_claimed(kind: Kind, row: Any, *, in_doubt: bool, claimed_lease: date
             retryable_reasons.append(f"{integration.display_name}: {exc}")
             last_code = exc.code or "unavailable"
             breaker.record_failure(integration=integration, detail=str(exc))
+            # The channel's failure policy may say otherwise for this error code (docs/POLICIES.md).
+            action = failure_action(organization=row.organization, channel=channel, code=exc.code)
+            if action == "stop":
+                record_failed(kind, row, attempts=attempts, reason=f"{integration.display_name}: {exc}",
+                              code=last_code, claimed_lease=claimed_lease, notify=False)
+                return DeliveryOutcome(FAILED, str(row.pk), str(integration.pk), str(exc))
+            if action == "retry":
+                break
             continue
         except (ProviderRejected, ProviderConfigurationError) as exc:
-            fail_over = getattr(exc, "fail_over", True)
+            action = failure_action(organization=row.organization, channel=channel, code=exc.code)
+            fail_over = getattr(exc, "fail_over", True) if action is None else action == "fail_over"
             attempts.append(attempt_entry(integration, OUTCOME_REJECTED, routed_at=routed_at, routed_until=routed_until, round_number=round_number, started=started,
                                      latency_ms=elapsed_ms(started), error=exc))
             last_code = exc.code or "rejected"
+            if action == "retry":
+                retryable_reasons.append(f"{integration.display_name}: {exc}")
+                break
             if not fail_over:
                 record_failed(kind, row, attempts=attempts, reason=f"{integration.display_name}: {exc}",
                                code=last_code, claimed_lease=claimed_lease, notify=False)

@@ -95,6 +95,24 @@ def _clean_rules(rules: Any, active: dict[str, OrganizationIntegration]) -> list
     return cleaned
 
 
+FAILURE_ACTIONS = ("retry", "fail_over", "stop")
+MAX_FAILURE_ACTIONS = 50
+
+
+def _clean_failure_actions(actions: Any) -> dict[str, str]:
+    if actions in (None, ""):
+        return {}
+    if not isinstance(actions, dict) or len(actions) > MAX_FAILURE_ACTIONS:
+        raise ValidationError({"failure_actions": [_("Failure actions map at most %(n)s error codes to an action.") % {"n": MAX_FAILURE_ACTIONS}]})
+    cleaned = {}
+    for code, action in actions.items():
+        if not isinstance(code, str) or not 1 <= len(code) <= 64 or action not in FAILURE_ACTIONS:
+            raise ValidationError({"failure_actions": [_("Each error code (at most 64 characters) maps to one of: %(actions)s.")
+                                                       % {"actions": ", ".join(FAILURE_ACTIONS)}]})
+        cleaned[code] = action
+    return dict(sorted(cleaned.items()))
+
+
 def set_policy(
     *,
     organization: Organization,
@@ -102,18 +120,19 @@ def set_policy(
     mode: str,
     weights: Any = None,
     rules: Any = None,
+    failure_actions: Any = None,
     actor: Any,
     reason: str = "",
 ) -> ChannelPolicy:
-    """Set (organization, channel)'s policy. ``primary`` mode drops the weights; rules apply in
-    both modes. Raises ``ValidationError`` for a bad policy, ``OperationRefused`` while a rollout
+    """Set (organization, channel)'s policy. ``primary`` mode drops the weights; rules and
+    ``failure_actions`` (provider error code → retry / fail_over / stop) apply in both modes. Raises ``ValidationError`` for a bad policy, ``OperationRefused`` while a rollout
     runs on the channel (it owns the weights until it ends or is cancelled)."""
     check_channel(channel)
     if Rollout.objects.for_org(organization).filter(channel=channel, status=Rollout.Status.RUNNING).exists():
         raise OperationRefused(_("A rollout is moving this channel's traffic; cancel it before changing the policy."),
                                code="rollout_running")
     return write_policy(organization=organization, channel=channel, mode=mode, weights=weights, rules=rules,
-                        actor=actor, reason=reason)
+                        failure_actions=failure_actions, actor=actor, reason=reason)
 
 
 def write_policy(
@@ -123,6 +142,7 @@ def write_policy(
     mode: str,
     weights: Any = None,
     rules: Any = None,
+    failure_actions: Any = None,
     actor: Any,
     reason: str = "",
     drop_unusable_rules: bool = False,
@@ -140,11 +160,13 @@ def write_policy(
         active = _active_ids(rows, _named_ids(mode=mode, weights=weights, rules=rules))
         cleaned_weights = _clean_weights(weights, active) if mode == ChannelPolicy.Mode.SPLIT else {}
         cleaned_rules = _clean_rules(rules, active)
+        cleaned_actions = _clean_failure_actions(failure_actions)
         policy, created = ChannelPolicy.objects.select_for_update().get_or_create(
             organization=organization, channel=channel, defaults={"version": 0}
         )
         before = None if created else policy.snapshot()
         policy.mode, policy.weights, policy.rules = mode, cleaned_weights, cleaned_rules
+        policy.failure_actions = cleaned_actions
         policy.version += 1
         policy.updated_by = actor if getattr(actor, "pk", None) and not isinstance(actor, str) else None
         policy.save()

@@ -81,18 +81,20 @@ def _log(rollout: Rollout, event: str, now: datetime, **extra) -> None:
 
 def _apply_share(rollout: Rollout, share: int, *, reason: str) -> None:
     """The split that gives the target ``share`` percent and the primary the rest."""
-    rules = policy_get(organization=rollout.organization, channel=rollout.channel).rules
+    policy = policy_get(organization=rollout.organization, channel=rollout.channel)
     weights = {str(rollout.target_id): share}
     if share < 100:
         weights[str(rollout.source_id)] = 100 - share
     write_policy(organization=rollout.organization, channel=rollout.channel, mode=ChannelPolicy.Mode.SPLIT,
-                 weights=weights, rules=rules, actor=ROLLOUT_ACTOR, reason=reason)
+                 weights=weights, rules=policy.rules, failure_actions=policy.failure_actions, actor=ROLLOUT_ACTOR,
+                 reason=reason)
 
 
 def _restore_policy(rollout: Rollout, *, reason: str) -> None:
-    rules = policy_get(organization=rollout.organization, channel=rollout.channel).rules
+    policy = policy_get(organization=rollout.organization, channel=rollout.channel)
     write_policy(organization=rollout.organization, channel=rollout.channel, mode=ChannelPolicy.Mode.PRIMARY,
-                 rules=rules, actor=ROLLOUT_ACTOR, reason=reason, drop_unusable_rules=True)
+                 rules=policy.rules, failure_actions=policy.failure_actions, actor=ROLLOUT_ACTOR, reason=reason,
+                 drop_unusable_rules=True)
 
 
 def _already_running() -> OperationRefused:

@@ -46,6 +46,7 @@ class RoutingPolicy:
     rules: tuple[tuple[str, str], ...]  # (tag, integration id), in match order
     version: int
     capped: frozenset[str] = frozenset()  # integrations whose spend cap is reached: skipped
+    failure_actions: tuple[tuple[str, str], ...] = ()  # (provider error code, action)
 
     @classmethod
     def from_row(cls, row: ChannelPolicy | None, *, capped: frozenset[str] = frozenset()) -> RoutingPolicy:
@@ -57,17 +58,20 @@ class RoutingPolicy:
             rules=tuple((str(r["tag"]), str(r["integration_id"])) for r in row.rules or ()),
             version=row.version,
             capped=capped,
+            failure_actions=tuple(sorted((row.failure_actions or {}).items())),
         )
 
     def as_cached(self) -> dict:
         return {"mode": self.mode, "weights": [list(w) for w in self.weights],
-                "rules": [list(r) for r in self.rules], "version": self.version, "capped": sorted(self.capped)}
+                "rules": [list(r) for r in self.rules], "version": self.version, "capped": sorted(self.capped),
+                "failure_actions": [list(a) for a in self.failure_actions]}
 
     @classmethod
     def from_cached(cls, value: dict) -> RoutingPolicy:
         return cls(mode=value["mode"], weights=tuple((k, int(v)) for k, v in value["weights"]),
                    rules=tuple((t, i) for t, i in value["rules"]), version=int(value["version"]),
-                   capped=frozenset(value.get("capped", ())))
+                   capped=frozenset(value.get("capped", ())),
+                   failure_actions=tuple((c, a) for c, a in value.get("failure_actions", ())))
 
 
 def contact_bucket(*, contact: str, version: int) -> int:
@@ -157,3 +161,12 @@ def route_for_delivery(*, organization, channel: str, contact: str, tags: Iterab
     if policy.capped:
         route = [row for row in route if str(row.pk) not in policy.capped]
     return order_candidates(route, chosen=chosen_integration(policy=policy, contact=contact, tags=tags))
+
+
+def failure_action(*, organization, channel: str, code: str | None) -> str | None:
+    """The channel's action for a provider error code — ``retry``, ``fail_over`` or ``stop`` — or
+    None: delivery's default for that error (docs/DELIVERY.md, the fail-over rule)."""
+    if not code:
+        return None
+    policy = routing_policy(organization_id=organization.pk, channel=channel)
+    return dict(policy.failure_actions).get(str(code)) if policy is not None else None

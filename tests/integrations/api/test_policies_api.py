@@ -154,3 +154,11 @@ def test_set_list_and_remove_a_spend_cap(api_client, tenant_a):
     assert client.delete(url).status_code == 404
     viewer = api_client(user=tenant_a.user(Membership.Role.VIEWER))
     assert viewer.put(url, {"monthly_budget": "1", "currency": "USD"}, format="json").status_code == 403
+
+
+def test_failure_actions_through_the_api(api_client, tenant_a):
+    client = api_client(user=tenant_a.admin)
+    response = client.put(URL, {"mode": "primary", "failure_actions": {"131047": "stop", "sandbox_503": "retry"}}, format="json")
+    assert response.status_code == 200 and response.json()["failure_actions"] == {"131047": "stop", "sandbox_503": "retry"}
+    bad = client.put(URL, {"mode": "primary", "failure_actions": {"x": "panic"}}, format="json")
+    assert bad.status_code == 400 and "failure_actions" in bad.json()["errors"]

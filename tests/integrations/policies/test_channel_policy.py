@@ -164,3 +164,45 @@ def test_commands_set_and_list_policies(organization, pair, capsys):
     other = make_organization()
     call_command("list_policies", "--org", other.slug)
     assert "No routing policies" in capsys.readouterr().out
+
+
+DOWN = {"failure_rate": 1, "failure_mode": "unavailable"}  # sandbox_503
+REFUSED_RECIPIENT = {"failure_rate": 1, "failure_mode": "rejected_recipient"}  # sandbox_recipient
+
+
+def with_actions(organization, actions):
+    return set_policy(organization=organization, channel="whatsapp", mode="primary", failure_actions=actions,
+                      actor="system:test")
+
+
+def test_the_failure_policy_overrides_delivery_per_error_code(organization, pair, settings):
+    settings.DELIVERY_MAX_RETRIES = 2
+    primary, bridge = pair
+    OrganizationIntegration.objects.filter(pk=primary.pk).update(config={"label": "official", **DOWN})
+    from integrations.services.routing import invalidate_route
+    invalidate_route(organization_id=organization.pk, channel="whatsapp")
+    # Default: an outage fails over to the next integration.
+    assert deliver(organization, "+5511966660001").integration_id == bridge.pk
+    # "retry": no fail-over; the message waits for a later round on the same route.
+    with_actions(organization, {"sandbox_503": "retry"})
+    message, _ = intake.send_message(organization=organization, channel="whatsapp", to="+5511966660002", body="x", actor="t")
+    with pytest.raises(dispatch.DeliveryDeferred):
+        dispatch.deliver_message(message_id=message.pk)
+    message.refresh_from_db()
+    assert message.status == Message.Status.QUEUED and [a["outcome"] for a in message.attempts] == ["unavailable"]
+    # "stop": the message fails at once, nothing else is tried.
+    with_actions(organization, {"sandbox_503": "stop"})
+    stopped = deliver(organization, "+5511966660003")
+    assert stopped.status == Message.Status.FAILED and len(stopped.attempts) == 1
+
+
+def test_a_rejection_can_be_failed_over_by_policy(organization, pair):
+    primary, bridge = pair
+    OrganizationIntegration.objects.filter(pk=primary.pk).update(config={"label": "official", **REFUSED_RECIPIENT})
+    from integrations.services.routing import invalidate_route
+    invalidate_route(organization_id=organization.pk, channel="whatsapp")
+    assert deliver(organization, "+5511977770001").status == Message.Status.FAILED  # default: would fail anywhere
+    with_actions(organization, {"sandbox_recipient": "fail_over"})
+    assert deliver(organization, "+5511977770002").integration_id == bridge.pk
+    with pytest.raises(ValidationError, match="maps to one of"):
+        with_actions(organization, {"sandbox_recipient": "panic"})
