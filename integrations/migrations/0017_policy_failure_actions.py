@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('integrations', '0015_admin_list_labels'),
+        ('integrations', '0016_interactive_contents'),
     ]
 
     operations = [
