@@ -51,12 +51,13 @@ from integrations.services.delivery.dispatch import (
     deliver_claimed,
 )
 from integrations.services.delivery.intake import DELIVER_MESSAGE_TASK
-from integrations.services.delivery.records import MESSAGE, Kind, record_sent_many
+from integrations.services.delivery.records import MESSAGE, Kind, lease_duration, record_sent_many
 from integrations.services.queue import enqueue_on_commit
 
 logger = logging.getLogger(__name__)
 
 ERROR = "error"
+EXPIRED = "lease_too_short"
 FLUSH_SIZE = 100
 FLUSH_SECONDS = 0.05
 
@@ -76,6 +77,13 @@ def send_pool() -> ThreadPoolExecutor:
 
 def _deliver_row(kind: Kind, row: Any, in_doubt: bool, lease, *, in_send_thread: bool) -> DeliveryOutcome:
     try:
+        if timezone.now() > lease - lease_duration() / 2:
+            # Waited too long for a send thread (a saturated pool, slow providers): with less than
+            # half its lease left the row could expire mid-send and be taken again elsewhere, so
+            # it is not sent here. Unsent, it is claimed again, in doubt, once its lease expires.
+            logger.warning("%s %s waited past half its lease for a send thread; left for the next claim",
+                           kind.model.__name__, row.pk)
+            return DeliveryOutcome(EXPIRED, str(row.pk))
         return deliver_claimed(kind, row, in_doubt=in_doubt, claimed_lease=lease, record_later=True)
     except DeliveryDeferred as exc:
         return DeliveryOutcome(DEFERRED, str(row.pk), detail=str(exc))

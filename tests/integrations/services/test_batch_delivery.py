@@ -205,3 +205,20 @@ def test_an_in_doubt_row_in_a_batch_is_reconciled_not_resent(organization, setti
     # Each went to the provider exactly once.
     references = sorted(r["client_reference"] for r in sandbox.outbox)
     assert references == sorted(str(pk) for pk in rows)
+
+
+@pytest.mark.django_db
+def test_a_row_that_waited_past_half_its_lease_is_left_unsent_for_the_next_claim(organization, settings):
+    settings.DELIVERY_SEND_CONCURRENCY = 1
+    settings.DELIVERY_LEASE_SECONDS = 2
+    make_integration(organization=organization, config={"label": "slow", "latency_ms": 1200})
+    first, second = queued(organization, 2)
+
+    counts = batch.deliver_message_batch(message_ids=[first.pk, second.pk])
+
+    # The first send took 1.2 s of the 2 s lease: the second row is not sent by this worker,
+    # since another could take it again before this one recorded it.
+    assert counts["sent"] == 1 and counts[batch.EXPIRED] == 1
+    assert [r["client_reference"] for r in sandbox.outbox] == [str(first.pk)]
+    second.refresh_from_db()
+    assert second.status == "sending" and not second.attempts
