@@ -55,7 +55,14 @@ class MessageTemplate(models.Model):
 
 
 class TemplateMapping(models.Model):
-    Status = models.TextChoices("Status", [(s.name, (s.value, s.value.title())) for s in TemplateStatus])
+    class Status(models.TextChoices):
+        APPROVED = TemplateStatus.APPROVED.value, gettext_lazy("Approved")
+        PENDING = TemplateStatus.PENDING.value, gettext_lazy("Pending")
+        REJECTED = TemplateStatus.REJECTED.value, gettext_lazy("Rejected")
+        PAUSED = TemplateStatus.PAUSED.value, gettext_lazy("Paused")
+        DISABLED = TemplateStatus.DISABLED.value, gettext_lazy("Disabled")
+        UNSUBMITTED = TemplateStatus.UNSUBMITTED.value, gettext_lazy("Unsubmitted")
+        UNKNOWN = TemplateStatus.UNKNOWN.value, gettext_lazy("Unknown")
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="template_mappings")
