@@ -5,4 +5,4 @@ an integration itself. A staff user who is not a superuser sees and changes only
 where they are admin or owner.
 """
 
-from integrations.admin import audit, calls, integrations, messaging, organizations  # noqa: F401 (registers the ModelAdmins)
+from integrations.admin import audit, calls, integrations, messaging, organizations, policies  # noqa: F401 (registers the ModelAdmins)

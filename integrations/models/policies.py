@@ -10,6 +10,7 @@ import uuid
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy
 
 from integrations.models.organizations import Channel, Organization, OrgScopedQuerySet
 
@@ -47,6 +48,8 @@ class ChannelPolicy(models.Model):
 
     class Meta:
         db_table = "channel_policies"
+        verbose_name = gettext_lazy("channel policy")
+        verbose_name_plural = gettext_lazy("channel policies")
         constraints = [
             models.UniqueConstraint(fields=["organization", "channel"], name="channel_policy_one_per_org_channel"),
         ]
@@ -88,6 +91,8 @@ class ScheduledSwitch(models.Model):
 
     class Meta:
         db_table = "scheduled_switches"
+        verbose_name = gettext_lazy("scheduled switch")
+        verbose_name_plural = gettext_lazy("scheduled switches")
         ordering = ["at", "id"]
         indexes = [models.Index(fields=["status", "at"], name="scheduled_switch_due_idx")]
 
@@ -140,6 +145,8 @@ class Rollout(models.Model):
 
     class Meta:
         db_table = "rollouts"
+        verbose_name = gettext_lazy("rollout")
+        verbose_name_plural = gettext_lazy("rollouts")
         ordering = ["-created_at", "id"]
         constraints = [
             models.UniqueConstraint(
@@ -190,6 +197,8 @@ class SpendCap(models.Model):
 
     class Meta:
         db_table = "spend_caps"
+        verbose_name = gettext_lazy("spend cap")
+        verbose_name_plural = gettext_lazy("spend caps")
 
     def __str__(self):
         return f"{self.monthly_budget} {self.currency} a month"
