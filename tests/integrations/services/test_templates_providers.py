@@ -1,5 +1,6 @@
-"""Templates against Meta's own shapes: imported from the documented template listing (pywa's
-fixtures, served by the loopback server) and sent as Meta expects, only where approved."""
+"""Templates against the providers' own shapes: imported from the documented template listings (pywa's
+Meta fixtures, the Twilio SDK's Content shapes, served by the loopback server) and sent as each
+expects, only where approved."""
 
 from __future__ import annotations
 
@@ -70,3 +71,39 @@ def _placeholders(name: str) -> tuple[str, ...]:
     from providers.values import placeholders
 
     return placeholders(MessageTemplate.objects.get(name=name).body)
+
+
+# ----- Twilio: Content and approvals (the SDK's shapes and Twilio's documented example)
+
+TWILIO_SID = "AC" + "0123456789abcdef" * 2
+TWILIO_MESSAGES = f"/2010-04-01/Accounts/{TWILIO_SID}/Messages.json"
+
+
+def test_twilio_content_is_imported_and_a_template_is_sent_by_its_content_sid(organization):
+    with LoopbackServer() as twilio:
+        first, second = load("twilio", "content_and_approvals_page_1.json"), load("twilio", "content_and_approvals_page_2.json")
+        first["meta"]["next_page_url"] = first["meta"]["next_page_url"].replace("https://content.twilio.com", twilio.url)
+        pages = {None: first, "PAHXaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa": second}
+        twilio.route("GET", "/v1/ContentAndApprovals", lambda request: Reply(json=pages[(request.query.get("PageToken") or [None])[0]]))
+        twilio.route("POST", TWILIO_MESSAGES, Reply(status=201, json={"sid": "SM" + "1" * 32, "status": "queued", "price": None,
+                                                                    "price_unit": "USD", "error_code": None, "error_message": None}))
+        integration = make_integration(
+            organization=organization, provider_name="twilio_whatsapp",
+            config={"account_sid": TWILIO_SID, "from_number": "+14155238886", "base_url": twilio.url, "content_base_url": twilio.url},
+            credentials={"auth_token": "twilio-AUTH-token-domain-77"},
+        )
+        result = templates.templates_import(integration=integration, actor="system:test")
+        assert (result.read, result.approved) == (4, 1)
+        mapping = TemplateMapping.objects.get(integration=integration, template__name="order_update")
+        assert (mapping.status, mapping.provider_template_id) == ("approved", "HX" + "a" * 32)
+        assert TemplateMapping.objects.get(integration=integration, template__name="draft_never_submitted").status == "unsubmitted"
+
+        names = _placeholders("order_update")
+        message, _ = intake.send_message(organization=organization, channel="whatsapp", to=TO, body="", actor="system:test",
+                                         template={"name": "order_update", "language": "pt", "variables": {n: "Ana" for n in names}})
+        dispatch.deliver_message(message_id=message.pk)
+
+        message.refresh_from_db()
+        assert message.status == Message.Status.SENT and message.category == "utility"
+        form = twilio.requests_to("POST", TWILIO_MESSAGES)[0].form()
+        assert form["ContentSid"] == ["HX" + "a" * 32] and "Body" not in form
