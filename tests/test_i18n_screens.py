@@ -347,3 +347,33 @@ def test_the_other_admin_lists_name_their_columns_and_filters_in_portuguese(port
         text = visible_text(portuguese_admin.get(reverse(name)).content.decode())
         for portuguese in shows:
             assert portuguese in text, (name, portuguese)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_whole_wizard_and_the_rollback_speak_portuguese(portuguese_admin, organization, eager_celery):
+    from tests.conftest import join_eager_threads
+
+    make_integration(organization=organization, display_name="Sandbox A", config={"label": "a"})
+    url = reverse("provider_admin:migrate", args=[organization.slug, "whatsapp"])
+    sources = WIZARD + ("integrations/provider_words.py", "integrations/forms.py")
+
+    page = portuguese_admin.post(url + "select/", {"provider_name": "sandbox_whatsapp"}, follow=True).content.decode()
+    assert_portuguese(page, shows=["Etapa 2 de 5", "Configurar Sandbox WhatsApp", "Salvar e continuar", "Voltar",
+                                   "Cancelar migração", "Chave de API"], sources=sources)
+    page = portuguese_admin.post(url + "configure/", {
+        "display_name": "Sandbox B", "cfg__api_key": "sk_b_0123456789", "cfg__label": "b", "cfg__health": "healthy",
+        "cfg__failure_mode": "unavailable"}, follow=True).content.decode()
+    assert_portuguese(page, shows=["Etapa 3 de 5", "Testar a conexão", "Testar conexão"], sources=sources)
+    page = portuguese_admin.post(url + "test/", follow=True).content.decode()
+    assert_portuguese(page, shows=["Etapa 4 de 5", "O teste de conexão passou", "Pronto para migrar",
+                                   "Trocar a principal de WhatsApp de", "Enviar mensagem de teste"], sources=sources)
+
+    response = portuguese_admin.post(url + "execute/")
+    join_eager_threads()
+    page = portuguese_admin.get(response["Location"]).content.decode()
+    assert_portuguese(page, shows=["Migração concluída", "Etapa 5 de 5", "Sandbox B agora é a principal de WhatsApp.",
+                                   "Próximos passos", "Reverter para Sandbox A"],
+                      sources=("templates/admin/providers/migration.html",))
+    page = portuguese_admin.post(response["Location"] + "rollback/", {"reason": "teste"}, follow=True).content.decode()
+    assert "Revertida: o provedor anterior voltou a ser o principal." in page
+    assert "Sandbox A voltou a ser a principal." in page
