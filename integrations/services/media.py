@@ -16,6 +16,7 @@ import logging
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import SuspiciousFileOperation
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
@@ -46,7 +47,10 @@ def media_schedule_download(*, integration: OrganizationIntegration, message: Me
 
 
 def _storage_name(message: Message, index: int, attachment: dict[str, Any], media: Any) -> str:
-    filename = get_valid_filename(attachment.get("filename") or media.filename or "")[:80]
+    try:
+        filename = get_valid_filename(attachment.get("filename") or media.filename or "")[:80]
+    except SuspiciousFileOperation:  # nothing usable left of the name ("", "..", only symbols)
+        filename = ""
     if not filename:
         mime = (attachment.get("mime_type") or media.mime_type or "").split(";", 1)[0].strip()
         filename = f"media.{EXTENSIONS.get(mime, 'bin')}"

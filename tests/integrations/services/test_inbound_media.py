@@ -93,3 +93,52 @@ def test_the_api_hands_the_kept_file_to_members_only(client, organization, other
     make_membership(user=stranger, organization=other_organization, role=Membership.Role.ADMIN)
     other = {"HTTP_AUTHORIZATION": f"Token {Token.objects.get_or_create(user=stranger)[0].key}"}
     assert client.get(f"/api/v1/messages/{message.pk}/attachments/0/", **other).status_code == 404
+
+
+def test_a_meta_image_from_its_webhook_is_fetched_and_kept(client, organization, django_capture_on_commit_callbacks):
+    """pywa's image webhook, signed and posted; Meta's media lookup and file served by the
+    loopback server; the task stores the bytes."""
+    import hashlib
+    import hmac
+
+    from django.urls import reverse
+
+    from tests.providers.fixture_files import load, raw
+    from tests.providers.loopback import LoopbackServer, Reply
+
+    secret, jpeg = "app-secret-media-0101", b"\xff\xd8\xff" + b"j" * 200
+    with LoopbackServer() as meta:
+        meta.route("GET", "/v21.0/65463453", Reply(json={**load("meta", "media_info.json"), "id": "65463453",
+                                                         "url": f"{meta.url}/whatsapp_business/attachments/", "file_size": len(jpeg)}))
+        meta.route("GET", "/whatsapp_business/attachments/", Reply(body=jpeg, headers={"Content-Type": "image/jpeg"}))
+        integration = make_integration(
+            organization=organization, provider_name="meta_cloud",
+            config={"phone_number_id": "1122334455667", "api_version": "v21.0", "base_url": meta.url},
+            credentials={"access_token": "EAAG-media-token-0123", "app_secret": secret},
+        )
+        body = raw("meta", "webhook_message_image.json")
+        signature = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+        with django_capture_on_commit_callbacks(execute=False) as callbacks:
+            response = client.post(reverse("webhooks:receive", kwargs={"integration_id": integration.pk}), data=body,
+                                   content_type="application/json", HTTP_X_HUB_SIGNATURE_256=signature)
+        assert response.status_code == 200 and len(callbacks) == 1
+        message = Message.objects.get(organization=organization, direction=Message.Direction.INBOUND)
+        assert message.attachments[0]["url"] == "meta-media:65463453"
+
+        assert media.media_download_inbound(organization_id=organization.pk, message_id=message.pk) == 1
+
+    message.refresh_from_db()
+    kept = message.attachments[0]
+    assert kept["size"] == len(jpeg) and kept["mime_type"] == "image/jpeg"
+    with default_storage.open(kept["stored_path"]) as stored:
+        assert stored.read() == jpeg
+
+
+@pytest.mark.parametrize("filename", ["", "..", "///", "../../etc/passwd", "ünïcode naïve.pdf"])
+def test_any_file_name_gives_a_safe_storage_name(organization, filename):
+    from types import SimpleNamespace
+
+    name = media._storage_name(SimpleNamespace(organization_id=organization.pk, pk="m1"), 0, {"filename": filename},
+                               SimpleNamespace(filename="", mime_type="application/pdf"))
+    assert name.startswith(f"inbound-media/{organization.pk}/m1/0-")
+    assert "/" not in name.split("/", 3)[3] and name.split("/", 3)[3] not in ("0-", "0-.", "0-..")
