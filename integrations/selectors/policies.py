@@ -204,3 +204,9 @@ def receipt_stats(*, organization: Organization, channel: str, integration_id, s
                       | Q(status=Message.Status.FAILED)),
     )
     return ReceiptStats(judged=figures["judged"] or 0, missing=figures["missing"] or 0)
+
+
+def capped_integration_ids(*, organization: Organization, channel: str) -> set:
+    """Integrations of the channel whose spend cap is reached (routing leaves them out)."""
+    return set(SpendCap.objects.for_org(organization).filter(integration__channel=channel, reached=True)
+               .values_list("integration_id", flat=True))

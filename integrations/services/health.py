@@ -40,6 +40,7 @@ from audit import services as audit
 from audit.models import AuditEvent
 from integrations.errors import SwitchRefused
 from integrations.models import Organization, OrganizationIntegration
+from integrations.selectors.policies import capped_integration_ids
 from integrations.services import metrics, notifications
 from integrations.services.delivery import breaker
 from integrations.services.routing import invalidate_route
@@ -321,9 +322,11 @@ def evaluate_failover(*, organization: Organization, channel: str, now: datetime
             f"down for {primary_streak} consecutive health checks" if primary_streak >= threshold
             else "circuit breaker open"
         )
+        capped = capped_integration_ids(organization=organization, channel=channel)  # routing skips them
         candidates = [
             row for row in rows
             if not row.is_primary
+            and row.pk not in capped
             and row.status == OrganizationIntegration.Status.ACTIVE
             and row.health_status != OrganizationIntegration.Health.DOWN
             and not row.breaker_is_open(now)

@@ -115,3 +115,21 @@ def test_bad_caps_are_refused_and_removal_is_audited(organization, other_organiz
     assert AuditEvent.objects.filter(action=spend_caps.CHANGED).order_by("created_at").last().after == {"spend_cap": None}
     with pytest.raises(NotFound):
         spend_caps.remove_spend_cap(organization=organization, channel="whatsapp", integration_id=official.pk, actor="x")
+
+
+def test_automatic_failover_skips_an_integration_over_its_budget(organization, pair):
+    from integrations.models import OrganizationIntegration
+    from integrations.selectors.integrations import primary_integration
+    from integrations.services import health
+
+    official, bridge = pair
+    third = make_integration(organization=organization, display_name="Third", config={"label": "third"})
+    organization.auto_failover = True
+    organization.save(update_fields=["auto_failover"])
+    cap(organization, bridge, budget="1")
+    spend(organization, bridge, "5")
+    spend_caps.evaluate_spend_caps()
+    OrganizationIntegration.objects.filter(pk=official.pk).update(
+        consecutive_failures=5, breaker_open_until=timezone.now() + timedelta(seconds=30))
+    health.run_health_checks(organization=organization)
+    assert primary_integration(organization=organization, channel="whatsapp").pk == third.pk
