@@ -377,3 +377,20 @@ def test_the_whole_wizard_and_the_rollback_speak_portuguese(portuguese_admin, or
     page = portuguese_admin.post(response["Location"] + "rollback/", {"reason": "teste"}, follow=True).content.decode()
     assert "Revertida: o provedor anterior voltou a ser o principal." in page
     assert "Sandbox A voltou a ser a principal." in page
+
+
+def test_price_labels_say_in_english_what_the_price_models_say_and_in_portuguese_their_own_way():
+    from django.utils import translation
+
+    from integrations.services.costs.price_words import price_model_label
+    from providers.catalog import CATALOG
+
+    models = [*CATALOG.values(), *(p.pricing for p in get_registry().all())]
+    with translation.override("en"):
+        for model in models:
+            assert price_model_label(model) == model.label()
+    with translation.override("pt-br"):
+        labels = [price_model_label(model) for model in models]
+    assert all("message" not in label and "month" not in label and "Free" not in label for label in labels), labels
+    assert any(re.search(r"US\$\xa0\d+,\d+(–\d+,\d+)?/mensagem", label) for label in labels), labels
+    assert any("/min (cobrança" in label for label in labels), labels

@@ -11,6 +11,7 @@ from typing import Any
 from integrations.services.costs.estimate import EstimateLine
 from integrations.services.costs.figures import Comparison, Window
 from integrations.services.costs.options import DEFINITIONS
+from integrations.services.costs.price_words import price_model_label
 from providers.pricing import UNIT_MINUTE, display_money
 
 
@@ -80,7 +81,7 @@ def comparison_as_json(comparison: Comparison) -> dict[str, Any]:
                 "source": o.source,
                 "official": o.official,
                 "is_primary": o.is_primary,
-                "price_label": o.model.label(),
+                "price_label": price_model_label(o.model),
                 "price_model": o.model.describe(),
             }
             for o in comparison.options
@@ -121,7 +122,7 @@ def estimate_as_json(lines: list[EstimateLine], *, channel: str, monthly_volume:
                 "source": line.option.source,
                 "official": line.option.official,
                 "cost": _money_out(line.cost),
-                "price_label": line.option.model.label(),
+                "price_label": price_model_label(line.option.model),
                 "break_even_with_cheapest": [
                     {"volume": str(p.volume.quantize(Decimal("0.01"))), "cost": _money_out(p.cost),
                      "cheaper_above": lines[0].option.key if p.cheaper_above == "a" else line.option.key}

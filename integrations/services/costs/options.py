@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy
 
 from integrations.models import Organization, OrganizationIntegration
 from integrations.selectors.integrations import integration_list
+from integrations.services.costs.price_words import price_model_label
 from providers.catalog import CATALOG, catalog_for_channel
 from providers.pricing import (
     PriceModel,
@@ -101,7 +102,7 @@ def price_label(provider_name: str, *, integration: OrganizationIntegration | No
     ("$0.005/message", "Free", …): the dashboard, the wizard, the detail, add and cost pages all
     show this, so an integration's price reads the same everywhere."""
     config = integration.config if integration is not None else None
-    return price_model_for(provider_name, config=config).label()
+    return price_model_label(price_model_for(provider_name, config=config))
 
 
 @dataclass
