@@ -273,7 +273,7 @@ class MessageSerializer(serializers.ModelSerializer):
     class Meta:
         model = Message
         fields = [
-            "id", "direction", "channel", "status", "to", "from_number", "body", "attachments",
+            "id", "direction", "channel", "status", "to", "from_number", "chat_id", "chat_kind", "sender_id", "body", "attachments",
             "template", "template_variables", "template_parameters", "interactive", "category", "reference", "tags", "integration", "provider_name", "provider_message_id", "cost", "currency",
             "cost_source", "latency_ms", "attempts", "retry_count", "error", "error_code",
             "created_at", "updated_at", "sent_at", "delivered_at", "read_at", "failed_at",

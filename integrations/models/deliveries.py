@@ -90,6 +90,12 @@ class Message(Delivery):
     # An interactive message (reply buttons or a list) as the API took it; ``body`` holds its
     # numbered-text rendering (what history shows, and what bridges send).
     interactive = models.JSONField(null=True, blank=True, default=None)
+    # Who an inbound message came from, as the provider names them: the conversation (a phone, or
+    # a bridge's ``…@c.us`` / ``…@g.us`` group / ``…@lid``), its kind (``providers.events.CHAT_*``)
+    # and, in a group, the member who wrote. ``from_number`` is only ever a real phone number.
+    chat_id = models.CharField(max_length=255, blank=True)
+    chat_kind = models.CharField(max_length=16, blank=True)
+    sender_id = models.CharField(max_length=255, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     provider_message_id = models.CharField(max_length=255, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)

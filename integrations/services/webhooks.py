@@ -330,6 +330,9 @@ def _store_inbound(integration: OrganizationIntegration, event: InboundEvent) ->
         provider_name=integration.provider_name,
         to=event.to_number[:64],
         from_number=event.from_number[:64],
+        chat_id=event.chat_id[:255],
+        chat_kind=event.chat_kind[:16],
+        sender_id=event.sender_id[:255],
         body=event.body,
         attachments=[_attachment_dict(a) for a in event.attachments],
         status=Message.Status.DELIVERED,
@@ -337,8 +340,9 @@ def _store_inbound(integration: OrganizationIntegration, event: InboundEvent) ->
         created_at=received_at,
         delivered_at=received_at,
     )
-    window_record_inbound(organization=integration.organization, channel=integration.channel,
-                          contact=event.from_number, at=received_at)
+    if event.chat_kind in ("", events.CHAT_DIRECT):  # a group message opens no one-to-one window
+        window_record_inbound(organization=integration.organization, channel=integration.channel,
+                              contact=event.from_number, at=received_at)
     media_schedule_download(integration=integration, message=message)
     return "applied"
 

@@ -134,3 +134,30 @@ def test_the_admin_lists_windows_templates_and_events_of_the_users_organizations
     assert CONTACT in windows and "+5511900000001" not in windows and ">Open<" in windows
     assert "ours_hello" in client.get(reverse("admin:integrations_messagetemplate_changelist")).content.decode()
     assert client.get(reverse("admin:integrations_conversationevent_changelist")).status_code == 200
+
+
+def test_a_group_and_a_linked_id_are_kept_as_what_they_are(organization):
+    """WAHA's GOWS group message and Evolution's linked-id sender (the bridges' own fixtures),
+    through the adapter's safe entry point and the webhook service."""
+    import json
+
+    from providers.values import WebhookRequest
+    from tests.providers.fixture_files import load
+
+    def apply(integration, provider, fixture):
+        request = WebhookRequest(method="POST", url="https://x/", body=json.dumps(load(provider, fixture)).encode(), headers={})
+        webhook_apply_events(integration=integration, parsed=integration.adapter().webhook_events(request))
+
+    waha = make_integration(organization=organization, provider_name="whatsapp_web", display_name="WAHA",
+                            config={"base_url": "http://127.0.0.1:9/"}, credentials={"api_key": "k" * 12})
+    evolution = make_integration(organization=organization, provider_name="whatsapp_web", display_name="Evolution",
+                                 config={"base_url": "http://127.0.0.1:9/", "api": "evolution"}, credentials={"api_key": "k" * 12})
+    apply(waha, "waha", "message_gows_group_media.json")
+    apply(evolution, "evolution", "upsert_lid_only.json")
+
+    group = Message.objects.get(integration=waha)
+    assert (group.chat_id, group.chat_kind, group.sender_id) == ("120363025246125486@g.us", events.CHAT_GROUP, "5511987654321@c.us")
+    assert not group.to.startswith("+120363") and not group.from_number.startswith("+120363")
+    lid = Message.objects.get(integration=evolution)
+    assert (lid.chat_id, lid.from_number, lid.body) == ("13718@lid", "", "Oi")
+    assert not ServiceWindow.objects.exists()  # a group message opens no one-to-one window; a linked id has no phone
