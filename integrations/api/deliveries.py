@@ -204,7 +204,7 @@ class CallViewSet(_DeliveryViewSet):
     @extend_schema(
         request=None,
         responses={200: s.CallSerializer, 409: OpenApiResponse(s.ErrorSerializer, description=(
-            "It cannot be hung up: already ended (call_ended), being placed (call_dialing), the provider "
+            "It cannot be hung up: already ended (call_ended), being placed (call_dialing), its integration deleted (integration_deleted), the provider "
             "has no hang-up (unsupported) or refused (its code)."))},
     )
     @action(detail=True, methods=["post"])

@@ -74,8 +74,8 @@ def call_hangup(*, call: Call, actor: Any) -> Call:
     """End a call in progress, or cancel one still ringing, through its integration's provider
     (``VoipProvider.hangup``); a call still queued here is cancelled without a provider call.
 
-    ``OperationRefused`` (code ``call_ended``, ``call_dialing``, ``unsupported`` or the
-    provider's) when it cannot be done. The final status arrives by webhook when the provider's
+    ``OperationRefused`` (code ``call_ended``, ``call_dialing``, ``integration_deleted``,
+    ``unsupported`` or the provider's) when it cannot be done. The final status arrives by webhook when the provider's
     answer does not state it. Audited as ``call.hangup``.
     """
     if call.status in events.CALL_FINAL_STATUSES:
@@ -89,8 +89,10 @@ def call_hangup(*, call: Call, actor: Any) -> Call:
         _audit_hangup(call, actor, outcome="cancelled")
         call.refresh_from_db()
         return call
-    if call.status == events.CALL_DIALING or not call.provider_call_id or call.integration is None:
+    if call.status == events.CALL_DIALING or not call.provider_call_id:
         raise _hangup_refused(_("The call is being placed right now; try again in a moment."), "call_dialing")
+    if call.integration is None:
+        raise _hangup_refused(_("The integration that placed this call no longer exists."), "integration_deleted")
     adapter = call.integration.adapter()
     if not adapter.supports(features.HANGUP):
         raise _hangup_refused(_("%(provider)s cannot hang up calls.") % {"provider": adapter.display_name}, events.ERROR_UNSUPPORTED)

@@ -92,3 +92,14 @@ def test_the_admin_action_hangs_up_only_the_users_organizations_calls(client, or
     assert "Calls hung up: 1." in response.content.decode()
     assert Call.objects.get(pk=call.pk).status == Call.Status.COMPLETED
     assert Call.objects.get(pk=theirs.pk).status == Call.Status.QUEUED
+
+
+def test_a_call_whose_integration_was_deleted_is_refused_with_its_own_code(organization):
+    call = placed_call(organization)
+    from integrations.models import OrganizationIntegration
+
+    OrganizationIntegration.objects.filter(pk=call.integration_id).delete()
+    call.refresh_from_db()
+    with pytest.raises(OperationRefused) as refused:
+        call_hangup(call=call, actor="system:test")
+    assert refused.value.code == "integration_deleted"
