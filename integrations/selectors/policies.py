@@ -210,3 +210,7 @@ def capped_integration_ids(*, organization: Organization, channel: str) -> set:
     """Integrations of the channel whose spend cap is reached (routing leaves them out)."""
     return set(SpendCap.objects.for_org(organization).filter(integration__channel=channel, reached=True)
                .values_list("integration_id", flat=True))
+
+
+def spend_cap_of(*, integration) -> SpendCap | None:
+    return SpendCap.objects.filter(integration=integration).first()

@@ -16,6 +16,7 @@ from integrations.reports.wording import (
     provider_differences,
     relative_when,
 )
+from integrations.selectors.policies import spend_cap_of
 from integrations.services.costs.comparison import last_month_costs
 from integrations.services.costs.options import price_label as costs_price_label
 from integrations.services.costs.options import price_model_for
@@ -111,7 +112,18 @@ def card(integration: OrganizationIntegration) -> dict:
         "checked_full": full_when(integration.health_checked_at),
         "detail_url": reverse("provider_admin:integration", args=[integration.pk]),
         "change_url": change_url,
+        "spend_cap": spend_cap_line(integration),
     }
+
+
+def spend_cap_line(integration: OrganizationIntegration) -> dict | None:
+    """Spend against the integration's monthly budget, when it has one (docs/POLICIES.md)."""
+    cap = spend_cap_of(integration=integration)
+    if cap is None:
+        return None
+    percent = cap.spent * 100 / cap.monthly_budget if cap.monthly_budget else 100
+    return {"spent": cap.spent, "budget": cap.monthly_budget, "currency": cap.currency,
+            "percent": f"{percent:.0f}%", "reached": cap.reached}
 
 
 def status_json(integration: OrganizationIntegration) -> dict:

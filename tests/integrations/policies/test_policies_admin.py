@@ -62,3 +62,23 @@ def test_cancel_actions_go_through_the_services(client, setup, organization, oth
     client.post(reverse("admin:integrations_rollout_changelist"), {"action": "cancel", "_selected_action": [str(theirs.pk)]})
     theirs.refresh_from_db()
     assert theirs.status == Rollout.Status.RUNNING
+
+
+def test_the_dashboard_shows_spend_against_the_cap(client, setup, organization):
+    from decimal import Decimal
+
+    from django.utils import translation
+
+    from integrations.models import Message, OrganizationIntegration, SpendCap
+
+    client.force_login(setup)
+    integration = OrganizationIntegration.objects.get(organization=organization, display_name="alpha-1")
+    Message.objects.create(organization=organization, channel="whatsapp", to="+14155550000", body="x",
+                           integration=integration, status=Message.Status.SENT, cost=Decimal("12"), currency="USD")
+    spend_caps.evaluate_spend_caps()
+    assert SpendCap.objects.get(integration=integration).reached
+    page = client.get(reverse("provider_admin:dashboard")).content.decode()
+    assert "Spent $12.00 of $10.00 this month (120%)" in page and "Budget reached: not routed" in page
+    with translation.override("pt-br"):
+        page = client.get(reverse("provider_admin:dashboard"), HTTP_ACCEPT_LANGUAGE="pt-br").content.decode()
+    assert "Orçamento atingido: fora do roteamento" in page
