@@ -23,6 +23,7 @@ needs the channel in ``primary`` mode to start (rules by tag are kept throughout
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import Any
 
@@ -53,6 +54,8 @@ from integrations.selectors.policies import (
 from integrations.services import notifications
 from integrations.services.policies.channel_policy import write_policy
 from integrations.services.switching import lock_channel_rows, switch_primary
+
+logger = logging.getLogger(__name__)
 
 ROLLOUT_ACTOR = "system:rollout"
 STARTED, ADVANCED, COMPLETED = "rollout.started", "rollout.advanced", "rollout.completed"
@@ -252,8 +255,13 @@ def advance_rollouts(*, now: datetime | None = None, limit: int = 100) -> list[R
             )
             if rollout is None:
                 break
-            _tick(rollout, now or timezone.now())
             seen.append(rollout)
+            try:
+                with transaction.atomic():  # a savepoint: a bug in one rollout never stops the others
+                    _tick(rollout, now or timezone.now())
+            except Exception:
+                logger.exception("Rollout %s could not be advanced; it is tried again next tick", rollout.pk)
+                rollout.refresh_from_db()
     return seen
 
 

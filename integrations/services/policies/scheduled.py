@@ -15,6 +15,7 @@ down): switching hours late is not what anyone scheduled.
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -34,6 +35,8 @@ from integrations.selectors.channels import check_channel
 from integrations.selectors.integrations import integration_for_org
 from integrations.services import notifications
 from integrations.services.switching import switch_primary
+
+logger = logging.getLogger(__name__)
 
 SCHEDULED = "switch.scheduled"
 CANCELLED = "switch.schedule_cancelled"
@@ -100,6 +103,32 @@ def _refuse(row: ScheduledSwitch, detail: str, now: datetime) -> None:
     )
 
 
+def _execute(row: ScheduledSwitch, now: datetime) -> None:
+    late = (now - row.at).total_seconds()
+    if late > settings.SCHEDULED_SWITCH_MAX_LATENESS:
+        _refuse(row, _("Its time passed %(minutes)s minutes ago (the scheduler was not running); "
+                       "schedule it again.") % {"minutes": int(late // 60)}, now)
+        return
+    if row.target is None:
+        _refuse(row, _("The target integration was deleted."), now)
+        return
+    if SpendCap.objects.filter(integration=row.target, reached=True).exists():
+        _refuse(row, _("'%(name)s' reached its monthly budget.") % {"name": row.target_name}, now)
+        return
+    try:
+        result = switch_primary(
+            organization=row.organization, channel=row.channel, target=row.target, actor=SCHEDULED_ACTOR,
+            reason=_("Scheduled switch %(id)s: %(reason)s") % {"id": row.pk, "reason": row.reason or "-"},
+        )
+    except SwitchRefused as exc:
+        _refuse(row, exc.message, now)
+        return
+    row.status, row.finished_at = ScheduledSwitch.Status.DONE, now
+    row.detail = (_("Switched to %(name)s.") if result.switched else _("%(name)s was already primary."))\
+        % {"name": row.target_name}
+    row.save(update_fields=["status", "detail", "finished_at"])
+
+
 def _run_one(now: datetime) -> ScheduledSwitch | None:
     with transaction.atomic():
         # A channel's switches run in time order: a row waits while an earlier one of its channel
@@ -117,29 +146,13 @@ def _run_one(now: datetime) -> ScheduledSwitch | None:
         )
         if row is None:
             return None
-        late = (now - row.at).total_seconds()
-        if late > settings.SCHEDULED_SWITCH_MAX_LATENESS:
-            _refuse(row, _("Its time passed %(minutes)s minutes ago (the scheduler was not running); "
-                           "schedule it again.") % {"minutes": int(late // 60)}, now)
-            return row
-        if row.target is None:
-            _refuse(row, _("The target integration was deleted."), now)
-            return row
-        if SpendCap.objects.filter(integration=row.target, reached=True).exists():
-            _refuse(row, _("'%(name)s' reached its monthly budget.") % {"name": row.target_name}, now)
-            return row
         try:
-            result = switch_primary(
-                organization=row.organization, channel=row.channel, target=row.target, actor=SCHEDULED_ACTOR,
-                reason=_("Scheduled switch %(id)s: %(reason)s") % {"id": row.pk, "reason": row.reason or "-"},
-            )
-        except SwitchRefused as exc:
-            _refuse(row, exc.message, now)
-            return row
-        row.status, row.finished_at = ScheduledSwitch.Status.DONE, now
-        row.detail = (_("Switched to %(name)s.") if result.switched else _("%(name)s was already primary."))\
-            % {"name": row.target_name}
-        row.save(update_fields=["status", "detail", "finished_at"])
+            with transaction.atomic():  # a savepoint: a bug in one switch refuses it, never the queue
+                _execute(row, now)
+        except Exception as exc:
+            logger.exception("Scheduled switch %s could not run", row.pk)
+            _refuse(row, _("It could not run (internal error: %(error)s); schedule it again.")
+                    % {"error": type(exc).__name__}, now)
     return row
 
 

@@ -11,6 +11,7 @@ the cap is a guard on spend, not an exact ceiling.
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -31,6 +32,8 @@ from integrations.selectors.policies import month_to_date_spend
 from integrations.selectors.usage import month_start
 from integrations.services import notifications
 from integrations.services.routing import invalidate_route
+
+logger = logging.getLogger(__name__)
 
 CHANGED = "spend_cap.changed"
 WARNING, REACHED = "spend_cap.warning", "spend_cap.reached"
@@ -119,13 +122,16 @@ def evaluate_spend_caps(*, now: datetime | None = None) -> int:
     now = now or timezone.now()
     flipped = 0
     for cap_id in SpendCap.objects.order_by("id").values_list("id", flat=True):
-        with transaction.atomic():
-            cap = (SpendCap.objects.select_for_update(skip_locked=True).select_related("organization", "integration")
-                   .filter(pk=cap_id).first())
-            if cap is None:
-                continue
-            if _evaluate(cap, now):
-                flipped += 1
-                organization_id, channel = cap.organization_id, cap.integration.channel
-                transaction.on_commit(lambda o=organization_id, c=channel: invalidate_route(organization_id=o, channel=c))
+        try:
+            with transaction.atomic():
+                cap = (SpendCap.objects.select_for_update(skip_locked=True).select_related("organization", "integration")
+                       .filter(pk=cap_id).first())
+                if cap is None:
+                    continue
+                if _evaluate(cap, now):
+                    flipped += 1
+                    organization_id, channel = cap.organization_id, cap.integration.channel
+                    transaction.on_commit(lambda o=organization_id, c=channel: invalidate_route(organization_id=o, channel=c))
+        except Exception:  # one cap failing to evaluate never stops the others
+            logger.exception("Spend cap %s could not be evaluated", cap_id)
     return flipped

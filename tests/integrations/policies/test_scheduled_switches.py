@@ -155,3 +155,24 @@ def test_the_beat_task_runs_due_switches(organization, pair):
     ScheduledSwitch.objects.filter(pk=row.pk).update(at=timezone.now() - timedelta(seconds=1))
     assert run_policy_jobs() == {"switch_done": 1}
     assert primary_integration(organization=organization, channel="whatsapp").pk == bridge.pk
+
+
+def test_a_switch_that_raises_is_refused_and_does_not_block_the_queue(organization, pair, monkeypatch):
+    official, bridge = pair
+    broken = schedule(organization, bridge, minutes=1)
+    fine = schedule(organization, official, minutes=2)
+    calls = {"n": 0}
+    real = scheduled.switch_primary
+
+    def explode_once(**kwargs):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise RuntimeError("a bug")
+        return real(**kwargs)
+
+    monkeypatch.setattr(scheduled, "switch_primary", explode_once)
+    scheduled.run_due_switches(now=fine.at + timedelta(seconds=1))
+    broken.refresh_from_db()
+    fine.refresh_from_db()
+    assert broken.status == ScheduledSwitch.Status.REFUSED and "internal error: RuntimeError" in broken.detail
+    assert fine.status == ScheduledSwitch.Status.DONE
