@@ -252,6 +252,12 @@ PROVIDER_EGRESS_ALLOWLIST = env.list("PROVIDER_EGRESS_ALLOWLIST", default=[])
 ROUTE_CACHE_TTL = env.int("ROUTE_CACHE_TTL", default=300)
 # A scheduled switch found more than this many seconds after its time (beat was down) is refused.
 SCHEDULED_SWITCH_MAX_LATENESS = env.int("SCHEDULED_SWITCH_MAX_LATENESS", default=3600)
+# Receipt-aware health (docs/POLICIES.md): with a timeout > 0, a primary whose messages of the last
+# window lack a delivery receipt that long after, over the rate, counts as down for auto-failover.
+HEALTH_RECEIPT_TIMEOUT_SECONDS = env.int("HEALTH_RECEIPT_TIMEOUT_SECONDS", default=0)
+HEALTH_RECEIPT_WINDOW_SECONDS = env.int("HEALTH_RECEIPT_WINDOW_SECONDS", default=3600)
+HEALTH_RECEIPT_MIN_SAMPLE = env.int("HEALTH_RECEIPT_MIN_SAMPLE", default=20)
+HEALTH_RECEIPT_MAX_MISSING_RATE = env.float("HEALTH_RECEIPT_MAX_MISSING_RATE", default=0.5)
 # How often routing may log "Redis unreachable" for the same cause.
 ROUTE_CACHE_WARNING_INTERVAL = env.int("ROUTE_CACHE_WARNING_INTERVAL", default=60)
 # Base URL used to build webhook URLs shown to admins and given to providers.

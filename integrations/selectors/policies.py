@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+from django.conf import settings
 from django.db.models import Case, Count, IntegerField, Q, Sum, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -214,3 +215,17 @@ def capped_integration_ids(*, organization: Organization, channel: str) -> set:
 
 def spend_cap_of(*, integration) -> SpendCap | None:
     return SpendCap.objects.filter(integration=integration).first()
+
+
+def receipts_breach(*, organization: Organization, channel: str, integration_id, now: datetime) -> ReceiptStats | None:
+    """The integration's recent messages when too many lack a delivery receipt — the
+    health checks' receipt signal (``HEALTH_RECEIPT_*`` settings; off while the timeout is 0) —
+    else None."""
+    timeout = settings.HEALTH_RECEIPT_TIMEOUT_SECONDS
+    if timeout <= 0:
+        return None
+    stats = receipt_stats(organization=organization, channel=channel, integration_id=integration_id, now=now,
+                          since=now - timedelta(seconds=settings.HEALTH_RECEIPT_WINDOW_SECONDS), timeout_seconds=timeout)
+    if stats.judged >= settings.HEALTH_RECEIPT_MIN_SAMPLE and stats.missing_rate > settings.HEALTH_RECEIPT_MAX_MISSING_RATE:
+        return stats
+    return None

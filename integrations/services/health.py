@@ -40,7 +40,7 @@ from audit import services as audit
 from audit.models import AuditEvent
 from integrations.errors import SwitchRefused
 from integrations.models import Organization, OrganizationIntegration
-from integrations.selectors.policies import capped_integration_ids
+from integrations.selectors.policies import capped_integration_ids, receipts_breach
 from integrations.services import metrics, notifications
 from integrations.services.delivery import breaker
 from integrations.services.routing import invalidate_route
@@ -308,7 +308,8 @@ def evaluate_failover(*, organization: Organization, channel: str, now: datetime
         return ""
     threshold = max(int(settings.HEALTH_FAILOVER_THRESHOLD), 1)
     primary_streak = down_streak(integration=primary)
-    primary_down = primary_streak >= threshold or primary.breaker_is_open(now)
+    receipts = receipts_breach(organization=organization, channel=channel, integration_id=primary.pk, now=now)
+    primary_down = primary_streak >= threshold or primary.breaker_is_open(now) or receipts is not None
 
     last_switch = _last_automatic_switch_at(organization=organization, channel=channel)
     cooling_down = last_switch is not None and now - last_switch < timedelta(seconds=settings.FAILOVER_COOLDOWN_SECONDS)
@@ -320,7 +321,8 @@ def evaluate_failover(*, organization: Organization, channel: str, now: datetime
             return ""
         why = (
             f"down for {primary_streak} consecutive health checks" if primary_streak >= threshold
-            else "circuit breaker open"
+            else "circuit breaker open" if primary.breaker_is_open(now)
+            else f"{receipts.missing} of {receipts.judged} recent messages without a delivery receipt"
         )
         capped = capped_integration_ids(organization=organization, channel=channel)  # routing skips them
         candidates = [
