@@ -229,3 +229,17 @@ def receipts_breach(*, organization: Organization, channel: str, integration_id,
     if stats.judged >= settings.HEALTH_RECEIPT_MIN_SAMPLE and stats.missing_rate > settings.HEALTH_RECEIPT_MAX_MISSING_RATE:
         return stats
     return None
+
+
+def open_policy_jobs(*, organization: Organization | None = None) -> dict:
+    """Pending scheduled switches, running rollouts and spend caps (every organization's, or
+    one's), for operators."""
+    scope = {"organization": organization} if organization is not None else {}
+    return {
+        "scheduled_switches": list(ScheduledSwitch.objects.filter(status=ScheduledSwitch.Status.PENDING, **scope)
+                                   .select_related("organization").order_by("at", "id")),
+        "rollouts": list(Rollout.objects.filter(status=Rollout.Status.RUNNING, **scope)
+                         .select_related("organization").order_by("created_at", "id")),
+        "spend_caps": list(SpendCap.objects.filter(**scope).select_related("organization", "integration")
+                           .order_by("organization__slug", "integration__display_name")),
+    }

@@ -212,3 +212,26 @@ def test_receipts_in_time_keep_the_rollout_going(organization, pair):
     assert tick(rollout, 200).status == Rollout.Status.COMPLETED
     with pytest.raises(ValidationError, match="receipt timeout"):
         start(organization, bridge, receipt_timeout_seconds=0)
+
+
+def test_list_policies_shows_running_rollouts_pending_switches_and_caps(organization, pair, capsys):
+    import json
+
+    from django.core.management import call_command
+
+    from integrations.services.policies import scheduled, spend_caps
+
+    bridge, official = pair
+    start(organization, official)
+    scheduled.schedule_switch(organization=organization, channel="whatsapp", integration_id=official.pk,
+                              at=timezone.now() + timedelta(hours=1), actor="system:test")
+    spend_caps.set_spend_cap(organization=organization, channel="whatsapp", integration_id=bridge.pk,
+                             monthly_budget="10", currency="USD", actor="system:test")
+    call_command("list_policies", "--org", organization.slug)
+    out = capsys.readouterr().out
+    assert "acme/whatsapp: rollout to Official at 10% of [10, 50, 100]" in out
+    assert "acme/whatsapp: switch to Official at" in out
+    assert "acme: Bridge spent 0.000000 of 10.000000 USD this month (under)" in out
+    call_command("list_policies", "--json")
+    document = json.loads(capsys.readouterr().out)
+    assert [r["share"] for r in document["rollouts"]] == [10] and document["policies"][0]["mode"] == "split"
