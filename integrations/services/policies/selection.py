@@ -30,7 +30,7 @@ from typing import TypeVar
 from django.conf import settings
 from django.core.cache import cache
 
-from integrations.models import ChannelPolicy, OrganizationIntegration, SpendCap
+from integrations.models import ChannelPolicy, OrganizationIntegration, Rollout, SpendCap
 from integrations.services.routing import route_integrations, version_key
 
 BUCKETS = 10_000  # a percent is 100 buckets: weights are whole percents
@@ -47,12 +47,18 @@ class RoutingPolicy:
     version: int
     capped: frozenset[str] = frozenset()  # integrations whose spend cap is reached: skipped
     failure_actions: tuple[tuple[str, str], ...] = ()  # (provider error code, action)
+    # While a rollout runs: its id seeds the buckets instead of the version, and its target's
+    # share starts at bucket 0, so a contact moved to the target stays there as the share grows.
+    rollout_seed: str = ""
+    rollout_target: str = ""
 
     @classmethod
-    def from_row(cls, row: ChannelPolicy | None, *, capped: frozenset[str] = frozenset()) -> RoutingPolicy:
+    def from_row(cls, row: ChannelPolicy | None, *, capped: frozenset[str] = frozenset(),
+                 rollout: tuple[str, str] = ("", "")) -> RoutingPolicy:
         if row is None:
             return cls(mode=ChannelPolicy.Mode.PRIMARY, weights=(), rules=(), version=0, capped=capped)
         return cls(
+            rollout_seed=rollout[0], rollout_target=rollout[1],
             mode=row.mode,
             weights=tuple(sorted((str(k), int(v)) for k, v in (row.weights or {}).items())),
             rules=tuple((str(r["tag"]), str(r["integration_id"])) for r in row.rules or ()),
@@ -64,23 +70,25 @@ class RoutingPolicy:
     def as_cached(self) -> dict:
         return {"mode": self.mode, "weights": [list(w) for w in self.weights],
                 "rules": [list(r) for r in self.rules], "version": self.version, "capped": sorted(self.capped),
-                "failure_actions": [list(a) for a in self.failure_actions]}
+                "failure_actions": [list(a) for a in self.failure_actions],
+                "rollout": [self.rollout_seed, self.rollout_target]}
 
     @classmethod
     def from_cached(cls, value: dict) -> RoutingPolicy:
         return cls(mode=value["mode"], weights=tuple((k, int(v)) for k, v in value["weights"]),
                    rules=tuple((t, i) for t, i in value["rules"]), version=int(value["version"]),
                    capped=frozenset(value.get("capped", ())),
-                   failure_actions=tuple((c, a) for c, a in value.get("failure_actions", ())))
+                   failure_actions=tuple((c, a) for c, a in value.get("failure_actions", ())),
+                   rollout_seed=value.get("rollout", ["", ""])[0], rollout_target=value.get("rollout", ["", ""])[1])
 
 
-def contact_bucket(*, contact: str, version: int) -> int:
+def contact_bucket(*, contact: str, version: int | str) -> int:
     """A stable bucket in [0, BUCKETS) for this contact under this policy version."""
     digest = hashlib.blake2b(f"{version}\x1f{contact}".encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big") % BUCKETS
 
 
-def weighted_pick(*, weights: Sequence[tuple[str, int]], contact: str, version: int) -> str | None:
+def weighted_pick(*, weights: Sequence[tuple[str, int]], contact: str, version: int | str) -> str | None:
     """The integration id whose share holds this contact's bucket (None without weights)."""
     bucket = contact_bucket(contact=contact, version=version)
     upper = 0
@@ -100,6 +108,9 @@ def chosen_integration(*, policy: RoutingPolicy | None, contact: str, tags: Iter
         if tag in tag_set:
             return integration_id
     if policy.mode == ChannelPolicy.Mode.SPLIT and policy.weights:
+        if policy.rollout_seed:
+            ordered = sorted(policy.weights, key=lambda w: w[0] != policy.rollout_target)  # the target's range first
+            return weighted_pick(weights=ordered, contact=contact, version=policy.rollout_seed)
         return weighted_pick(weights=policy.weights, contact=contact, version=policy.version)
     return None
 
@@ -125,7 +136,10 @@ def _policy_from_db(organization_id, channel: str) -> RoutingPolicy | None:
         organization_id=organization_id, integration__channel=channel, reached=True).values_list("integration_id", flat=True))
     if row is None and not capped:
         return None
-    return RoutingPolicy.from_row(row, capped=capped)
+    running = (Rollout.objects.filter(organization_id=organization_id, channel=channel, status=Rollout.Status.RUNNING)
+               .values_list("id", "target_id").first())
+    rollout = (str(running[0]), str(running[1])) if running else ("", "")
+    return RoutingPolicy.from_row(row, capped=capped, rollout=rollout)
 
 
 def routing_policy(*, organization_id, channel: str) -> RoutingPolicy | None:

@@ -235,3 +235,21 @@ def test_list_policies_shows_running_rollouts_pending_switches_and_caps(organiza
     call_command("list_policies", "--json")
     document = json.loads(capsys.readouterr().out)
     assert [r["share"] for r in document["rollouts"]] == [10] and document["policies"][0]["mode"] == "split"
+
+
+def test_a_contact_moved_to_the_target_stays_there_as_the_share_grows(organization, pair):
+    from integrations.services.policies.selection import chosen_integration, routing_policy
+
+    bridge, official = pair
+    contacts = [f"+1415555{i:04d}" for i in range(2000)]
+
+    def on_target():
+        policy = routing_policy(organization_id=organization.pk, channel="whatsapp")
+        return {c for c in contacts if chosen_integration(policy=policy, contact=c) == str(official.pk)}
+
+    rollout = start(organization, official, steps=[10, 50, 100])
+    at_10 = on_target()
+    rollout = tick(rollout, 61)
+    at_50 = on_target()
+    assert rollout.share == 50 and at_10 < at_50  # a strict superset: nobody moved back
+    assert abs(len(at_10) - 200) <= 60 and abs(len(at_50) - 1000) <= 120
