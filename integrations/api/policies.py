@@ -18,6 +18,7 @@ from integrations.selectors.policies import (
     carried_shares,
     integration_attempt_stats,
     policy_get,
+    receipt_stats,
     rollout_get,
     rollout_list,
     scheduled_switch_list,
@@ -169,6 +170,9 @@ class StepStatsSerializer(serializers.Serializer):
     attempts = serializers.IntegerField()
     failures = serializers.IntegerField()
     failure_rate = serializers.FloatField()
+    receipts_judged = serializers.IntegerField(allow_null=True, help_text=gettext_lazy(
+        "With the receipt guard: the target's messages this step old enough to be judged."))
+    receipts_missing = serializers.IntegerField(allow_null=True)
 
 
 class RolloutSerializer(serializers.ModelSerializer):
@@ -198,8 +202,13 @@ class RolloutSerializer(serializers.ModelSerializer):
             return None
         stats = integration_attempt_stats(organization=rollout.organization, channel=rollout.channel,
                                           integration_id=rollout.target_id, since=rollout.step_started_at)
+        receipts = receipt_stats(organization=rollout.organization, channel=rollout.channel,
+                                 integration_id=rollout.target_id, since=rollout.step_started_at,
+                                 timeout_seconds=rollout.receipt_timeout_seconds) if rollout.receipt_timeout_seconds else None
         return StepStatsSerializer({"attempts": stats.attempts, "failures": stats.failures,
-                                    "failure_rate": round(stats.failure_rate, 4)}).data
+                                    "failure_rate": round(stats.failure_rate, 4),
+                                    "receipts_judged": receipts.judged if receipts else None,
+                                    "receipts_missing": receipts.missing if receipts else None}).data
 
 
 class RolloutCreateSerializer(serializers.Serializer):

@@ -121,7 +121,8 @@ def test_start_watch_and_cancel_a_rollout(api_client, tenant_a):
     assert response.status_code == 201, response.json()
     rollout = response.json()
     assert (rollout["status"], rollout["share"], rollout["step_index"]) == ("running", 10, 0)
-    assert rollout["current_step"] == {"attempts": 0, "failures": 0, "failure_rate": 0.0} and rollout["next_step_at"]
+    assert rollout["current_step"] == {"attempts": 0, "failures": 0, "failure_rate": 0.0, "receipts_judged": None,
+                                       "receipts_missing": None} and rollout["next_step_at"]
     assert client.get(f"{url}{rollout['id']}/").json()["id"] == rollout["id"]
     assert [r["id"] for r in client.get(url).json()["results"]] == [rollout["id"]]
     policy = client.get(URL).json()

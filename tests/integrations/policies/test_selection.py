@@ -81,3 +81,17 @@ def test_rules_match_before_weights_and_the_rest_keep_route_order():
 def test_the_cached_form_round_trips():
     policy = RoutingPolicy(mode="split", weights=(("a", 30), ("b", 70)), rules=(("vip", "b"),), version=7)
     assert RoutingPolicy.from_cached(policy.as_cached()) == policy
+
+
+@settings(max_examples=50, deadline=None)
+@given(low=st.integers(min_value=1, max_value=99), high=st.integers(min_value=1, max_value=100), seed=st.uuids())
+def test_a_rollout_only_ever_moves_contacts_onto_its_target(low, high, seed):
+    low, high = sorted((low, high))
+
+    def on_target(share):
+        weights = (("source", 100 - share), ("target", share)) if share < 100 else (("target", 100),)
+        policy = RoutingPolicy(mode="split", weights=weights, rules=(), version=share,  # a new version each step
+                               rollout_seed=str(seed), rollout_target="target")
+        return {c for c in range(500) if chosen_integration(policy=policy, contact=str(c)) == "target"}
+
+    assert on_target(low) <= on_target(high)
