@@ -7,6 +7,8 @@ API takes the same settings as JSON and splits them with ``providers.config.spli
 
 Secret fields are password inputs that are never pre-filled; when a value is stored, its masked
 hint is shown in the help text and a blank input keeps it.
+
+The dashboard's "is this contact's window open?" lookup is here too: a screen's form.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from integrations.provider_words import provider_text
 from integrations.selectors.integrations import masked_credentials
 from providers.base import Provider
 from providers.config import ConfigField, is_masked_hint
+from providers.values import normalize_phone
 
 NAME_FIELD = "display_name"
 
@@ -131,3 +134,22 @@ class ProviderSettingsForm(forms.Form):
                 target = None
             for message in messages:
                 self.add_error(target, message)
+
+
+class WindowLookupForm(forms.Form):
+    """"Is this contact's window open?": a phone number, checked with the API's rule for ``to``
+    (``normalize_phone``); a missing leading ``+`` is added, as people often leave it out."""
+
+    contact = forms.CharField(
+        label=gettext_lazy("Phone number"), max_length=32,
+        help_text=gettext_lazy("With the country code, like +5511987654321."),
+        widget=forms.TextInput(attrs={"type": "tel", "autocomplete": "off", "inputmode": "tel"}),
+    )
+
+    def clean_contact(self) -> str:
+        value = self.cleaned_data["contact"].strip().replace(" ", "")
+        try:
+            return normalize_phone(value if value.startswith("+") else f"+{value}")
+        except ValueError:
+            raise ValidationError(_("This is not a valid phone number. Write it with the country code, "
+                                    "like +5511987654321.")) from None

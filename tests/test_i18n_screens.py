@@ -231,6 +231,39 @@ def test_the_dashboard_is_portuguese(portuguese_admin, organization):
     assert "Retomar migração (rascunho)" in portuguese_admin.get(reverse("provider_admin:dashboard")).content.decode()
 
 
+@pytest.mark.django_db
+def test_the_dashboards_service_windows_are_portuguese(portuguese_admin, organization):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from integrations.models import ServiceWindow
+
+    now = timezone.now()
+    ServiceWindow.objects.create(organization=organization, contact="+5511987650001",
+                                 last_inbound_at=now - timedelta(hours=20, minutes=59))
+    closed = ServiceWindow.objects.create(organization=organization, contact="+5511987650002",
+                                          last_inbound_at=now - timedelta(hours=26))
+    url = reverse("provider_admin:dashboard")
+    sources = ("templates/admin/providers/_windows.html", "integrations/forms.py")
+    html = portuguese_admin.get(url).content.decode()
+    assert_portuguese(html, shows=["Janelas de atendimento de 24 horas", "1 contato com a janela aberta agora",
+                                   "aberta por mais", "fechada", "A janela deste contato está aberta?", "Verificar"],
+                      sources=sources)
+    # the time in words, the full date (day first, as Brazil writes it) on hover
+    assert re.search(r'aberta por mais <time datetime="[^"]+" title="\d\d/\d\d/\d{4} [^"]+">3\xa0horas</time>', html)
+    assert re.search(r'fechada <time datetime="[^"]+" title="\d\d/\d\d/\d{4} [^"]+">há 2\xa0horas</time>', html)
+    expires = localtime(closed.expires_at).strftime("%d/%m/%Y")
+    html = portuguese_admin.get(url, {"window_org": "acme", "contact": "+5511987650002"}).content.decode()
+    assert_portuguese(html, shows=[f"Fechada desde {expires}",
+                                   "só um modelo aprovado pode iniciar a conversa com +5511987650002."],
+                      sources=sources)
+    html = portuguese_admin.get(url, {"window_org": "acme", "contact": "+5511987650001"}).content.decode()
+    assert "Aberta até " in html and "texto livre chega a +5511987650001." in html
+    html = portuguese_admin.get(url, {"window_org": "acme", "contact": "123"}).content.decode()
+    assert_portuguese(html, shows=["Este não é um número de telefone válido."], sources=sources)
+
+
 WIZARD = NAVIGATION + ("templates/admin/providers/wizard.html", "templates/admin/providers/_steps.html",
                        "integrations/views/wizard.py")
 

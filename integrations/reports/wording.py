@@ -11,7 +11,7 @@ from typing import Any
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.text import get_text_list
-from django.utils.timesince import timesince
+from django.utils.timesince import timesince, timeuntil
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -209,6 +209,13 @@ def relative_when(value) -> str:
     if (timezone.now() - value).total_seconds() < 60:
         return _("just now")
     return _("%(since)s ago") % {"since": timesince(value, depth=1)}
+
+
+def remaining_when(value) -> str:
+    """How long until ``value``: "3 hours", "5 minutes" (the reader's language); "" once past."""
+    if value is None or value <= timezone.now():
+        return ""
+    return timeuntil(value, depth=1)
 
 
 def full_when(value) -> str:

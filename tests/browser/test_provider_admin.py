@@ -2,12 +2,19 @@
 watches the progress, rolls back and reads the audit trail."""
 
 import re
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 from playwright.sync_api import expect
 
 from config.celery import app as celery_app
-from integrations.models import Membership, OrganizationIntegration, ProviderMigration
+from integrations.models import (
+    Membership,
+    OrganizationIntegration,
+    ProviderMigration,
+    ServiceWindow,
+)
 from integrations.tasks import execute_provider_migration
 from tests.factories import make_integration, make_membership, make_organization, make_user
 
@@ -155,6 +162,8 @@ def test_migrate_watch_progress_roll_back_and_audit(page, live_server, acme, scr
 def test_phone_sized_dashboard_stacks_cards(chromium, live_server, acme, screenshot):
     organization, _ = acme
     make_integration(organization=organization, display_name="Sandbox Spare", status="inactive")
+    ServiceWindow.objects.create(organization=organization, contact="+5511987650001",
+                                 last_inbound_at=timezone.now() - timedelta(hours=2))
     context = chromium.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
     page = context.new_page()
     try:
@@ -168,5 +177,13 @@ def test_phone_sized_dashboard_stacks_cards(chromium, live_server, acme, screens
         expect(card(page, "Sandbox Spare").locator("[data-status-label]")).to_have_text("Inactive")
         expect(card(page, "Sandbox Spare").locator("[data-status-symbol]")).to_have_text("○")
         screenshot(page, "12-dashboard-phone")
+        # The WhatsApp windows panel and its lookup fit the phone too: nothing scrolls sideways.
+        page.fill("#id_acme_contact", "+5511987650001")
+        page.get_by_role("button", name="Check").click()
+        expect(page.locator("#windows-acme [role=status]")).to_contain_text("Open until")
+        expect(page.locator("#windows-acme")).to_contain_text("open for another")
+        assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 1
+        assert page.locator("#id_acme_contact").bounding_box()["width"] <= 390
+        screenshot(page, "13-dashboard-windows-phone")
     finally:
         context.close()

@@ -31,6 +31,17 @@ def test_ago_is_relative_with_the_full_date_on_hover():
     assert none == "—"
 
 
+def test_remaining_is_the_time_left_with_the_full_date_on_hover():
+    now = timezone.now()
+    html = Template("{% load timestamps %}{{ a|remaining }}|{{ b|remaining }}|{{ c|remaining }}").render(
+        Context({"a": now + dt.timedelta(hours=3, minutes=1), "b": now - dt.timedelta(minutes=1), "c": None})
+    )
+    three, past, none = html.replace("\xa0", " ").split("|")
+    assert ">3 hours</time>" in three and 'title="' in three
+    assert past == "—"  # a time already gone has nothing left to tell
+    assert none == "—"
+
+
 @pytest.mark.django_db
 def test_the_card_and_its_refresh_say_the_same(client_a, organization):
     integration = make_integration(organization=organization, display_name="Sandbox A")
