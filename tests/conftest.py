@@ -9,6 +9,22 @@ from providers import sandbox
 from providers.registry import reset_registry
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _quick_password_hashing():
+    """Tests create hundreds of users; Django's PBKDF2 (a million iterations, on purpose) made
+    that most of the API suite's time. MD5 first for what tests write, the defaults kept behind
+    it so a hash made anywhere else still verifies."""
+    from django.conf import settings
+    from django.contrib.auth.hashers import get_hashers
+
+    previous = settings.PASSWORD_HASHERS
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher", *previous]
+    get_hashers.cache_clear()
+    yield
+    settings.PASSWORD_HASHERS = previous
+    get_hashers.cache_clear()
+
+
 @pytest.fixture(autouse=True)
 def _clean_state(settings):
     """Each test starts with an empty route cache, sandbox outbox and a fresh registry.
