@@ -24,7 +24,7 @@ from integrations.benchmarking.processes import ManagedProcess
 from integrations.benchmarking.scenarios import ACTOR, bench_organization
 from integrations.benchmarking.stats import Measurement
 
-SECTION = "5. routing policies"
+SECTION = "6. routing policies"
 TOLERANCE_POINTS = 3.0
 
 
