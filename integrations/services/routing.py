@@ -58,7 +58,7 @@ def version_key(organization_id, channel: str) -> str:
     return f"sb:org:{organization_id}:{channel}:route:version"
 
 
-def _warn_cache_down(operation: str, exc: Exception) -> None:
+def warn_cache_down(operation: str, exc: Exception) -> None:
     cause = f"{operation}:{type(exc).__name__}"
     now = time.monotonic()
     if now - _last_warning_at.get(cause, -1e9) >= settings.ROUTE_CACHE_WARNING_INTERVAL:
@@ -76,7 +76,7 @@ def resolve(*, organization_id, channel: str) -> Route:
     try:
         cached = cache.get_many([rkey, vkey])
     except Exception as exc:  # any cache failure: serve from PostgreSQL
-        _warn_cache_down("read", exc)
+        warn_cache_down("read", exc)
         metrics.route_looked_up(result="unavailable")
         return Route(route_ids(organization_id, channel), version=None, from_cache=False)
 
@@ -116,7 +116,7 @@ def _resolve_miss(organization_id, channel: str, rkey: str, vkey: str, version) 
         if version is not None:
             cache.set(rkey, {"version": version, "ids": [str(i) for i in ids]}, timeout=settings.ROUTE_CACHE_TTL)
     except Exception as exc:
-        _warn_cache_down("write", exc)
+        warn_cache_down("write", exc)
         ids = route_ids(organization_id, channel)
         metrics.route_looked_up(result="unavailable")
         return Route(ids, version=None, from_cache=False)
@@ -131,7 +131,7 @@ def invalidate_route(*, organization_id, channel: str) -> None:
     except Exception as exc:
         # Without Redis, nothing cached can be served either; the TTL bounds what a Redis that
         # comes back could still hold.
-        _warn_cache_down("invalidate", exc)
+        warn_cache_down("invalidate", exc)
         try:
             cache.delete(route_key(organization_id, channel))
         except Exception:

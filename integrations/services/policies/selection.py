@@ -31,7 +31,7 @@ from django.conf import settings
 from django.core.cache import cache
 
 from integrations.models import ChannelPolicy, OrganizationIntegration, Rollout, SpendCap
-from integrations.services.routing import route_integrations, version_key
+from integrations.services.routing import route_integrations, version_key, warn_cache_down
 
 BUCKETS = 10_000  # a percent is 100 buckets: weights are whole percents
 T = TypeVar("T")
@@ -158,8 +158,8 @@ def routing_policy(*, organization_id, channel: str) -> RoutingPolicy | None:
         try:
             cache.set(pkey, {"route_version": version, "policy": policy.as_cached() if policy else None},
                       timeout=settings.ROUTE_CACHE_TTL)
-        except Exception:
-            pass
+        except Exception as exc:  # served from PostgreSQL next time too; said once per interval
+            warn_cache_down("policy write", exc)
     return policy
 
 
